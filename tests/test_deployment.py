@@ -1,0 +1,126 @@
+"""What can be checked of the docker deployment without a Docker engine.
+
+No engine runs on the development and CI machines, so these tests read docker-compose.yml and the
+Dockerfiles and check their promises against the project: the commands exist, the environment
+matches Settings, ports and volumes are consistent, and everything others wait on has a
+healthcheck.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict = COMPOSE["services"]
+BIN = Path(sys.executable).parent
+
+
+def _command(service: dict) -> list[str]:
+    command = service.get("command")
+    return shlex.split(command) if isinstance(command, str) else list(command or [])
+
+
+def _dockerfile(service: dict) -> Path | None:
+    build = service.get("build")
+    return ROOT / build["dockerfile"] if build else None
+
+
+def test_expected_services_exist() -> None:
+    assert {"postgres", "mlflow", "ray-head", "ray-worker", "dispatcher", "api"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_command_exists_in_the_project(name: str) -> None:
+    argv = _command(SERVICES[name])
+    if not argv:
+        return
+    program = argv[0]
+    if program == "ablate":
+        result = subprocess.run([str(BIN / "ablate"), argv[1], "--help"], capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}: `ablate {argv[1]}` is not a command: {result.stderr}"
+    elif program in {"ray", "mlflow"}:
+        result = subprocess.run([str(BIN / program), argv[1], "--help"], capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}: `{program} {argv[1]}` does not exist: {result.stderr[-500:]}"
+        if program == "mlflow":
+            flags = {a.split("=")[0] for a in argv if a.startswith("--")}
+            unknown = [f for f in flags if f not in result.stdout]
+            assert not unknown, f"{name}: mlflow server has no {unknown}"
+    else:
+        pytest.fail(f"{name}: unexpected program {program!r}")
+
+
+def test_environment_matches_settings() -> None:
+    from service.settings import Settings
+
+    prefix = Settings.model_config.get("env_prefix", "")
+    fields = {f"{prefix}{field}".upper() for field in Settings.model_fields}
+    for name, service in SERVICES.items():
+        env = service.get("environment") or {}
+        ours = {key for key in env if key.startswith(prefix.upper())}
+        unknown = ours - fields
+        assert not unknown, f"{name}: {sorted(unknown)} are not Settings fields ({sorted(fields)})"
+
+
+def test_dependencies_wait_on_healthchecks() -> None:
+    for name, service in SERVICES.items():
+        for dep, cond in (service.get("depends_on") or {}).items():
+            assert dep in SERVICES, f"{name} depends on unknown service {dep}"
+            if cond.get("condition") == "service_healthy":
+                assert "healthcheck" in SERVICES[dep], f"{name} waits for {dep}, which has no healthcheck"
+
+
+def test_volumes_are_declared_and_data_is_read_only() -> None:
+    declared = set(COMPOSE.get("volumes") or {})
+    for name, service in SERVICES.items():
+        for mount in service.get("volumes") or []:
+            source, target, *mode = mount.split(":")
+            if not source.startswith((".", "/", "$")):
+                assert source in declared, f"{name}: volume {source} is not declared"
+            if target == "/data":
+                assert mode == ["ro"], f"{name}: datasets must be mounted read-only"
+
+
+def test_storage_is_shared_by_ray_nodes_and_dispatcher() -> None:
+    for name in ("ray-head", "ray-worker", "dispatcher"):
+        env = SERVICES[name]["environment"]
+        mounts = {m.split(":")[1] for m in SERVICES[name]["volumes"]}
+        assert env["ABLATE_STORAGE_PATH"].startswith("/shared/") and "/shared" in mounts
+
+
+def test_gpu_workers_reserve_a_gpu() -> None:
+    devices = SERVICES["ray-worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert any("gpu" in d["capabilities"] and d["driver"] == "nvidia" for d in devices)
+
+
+def test_api_port_matches_its_image() -> None:
+    api = SERVICES["api"]
+    assert "8000:8000" in api["ports"]
+    assert "--port 8000" in api["command"]
+    assert "EXPOSE 8000" in (ROOT / "docker/api.Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("dockerfile", sorted((ROOT / "docker").glob("*.Dockerfile")), ids=lambda p: p.name)
+def test_dockerfile_copies_exist(dockerfile: Path) -> None:
+    for line in dockerfile.read_text().splitlines():
+        match = re.match(r"COPY\s+(?!--from)(.+)\s+\S+$", line.strip())
+        if match:
+            for src in match.group(1).split():
+                assert (ROOT / src).exists(), f"{dockerfile.name}: COPY {src} does not exist"
+
+
+def test_docker_client_can_validate_compose_when_present() -> None:
+    """`docker compose config` parses the file without an engine; run it when the client has it."""
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode:
+        pytest.skip("the docker compose client plugin is not installed")
+    result = subprocess.run([docker, "compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,204 @@
+"""The configuration tree of one training run, with DAFormer's defaults (spec: all sections).
+
+Every default below was read from the DAFormer paper and its reference configs; this file is
+the one place they live. The default ``TrainConfig()`` is the full DAFormer of the paper
+(MiT-B5 + DAFormer head, warmup, RCS T=0.01, thing-class FD lambda 0.005, EMA alpha 0.999 and
+the pseudo-label crop) on GTA5 -> Cityscapes. Ablation rows switch pieces off through overrides.
+
+The models are frozen and forbid unknown fields, so a typo in an override is an error that
+names the field instead of a silently ignored key. This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CITYSCAPES_CLASSES: tuple[str, ...] = (
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+    "motorcycle", "bicycle",
+)  # fmt: skip
+"""The 19 Cityscapes evaluation classes in train-id order (ignore label 255)."""
+
+THING_CLASSES: tuple[int, ...] = (6, 7, 11, 12, 13, 14, 15, 16, 17, 18)
+"""Train ids of the "thing" classes whose ImageNet features FD preserves (spec: FD)."""
+
+SYNTHIA_EVAL_CLASSES: tuple[int, ...] = tuple(c for c in range(19) if c not in (9, 14, 16))
+"""The 16 classes over which SYNTHIA -> Cityscapes mIoU is reported (no terrain, truck, train)."""
+
+IGNORE_INDEX = 255
+
+EncoderName = Literal["mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5"]
+DecoderName = Literal["daformer", "segformer"]
+
+
+class _Frozen(BaseModel):
+    """Base of every config node: immutable, unknown keys refused, inf serialised as a string."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+
+
+class ModelConfig(_Frozen):
+    """The segmentor: a Mix Transformer encoder and a decoder head (spec: Network)."""
+
+    encoder: EncoderName = "mit_b5"
+    decoder: DecoderName = "daformer"
+    decoder_channels: int = Field(256, gt=0, description="DAFormer: 256; SegFormer head: 256 or 768.")
+    num_classes: int = Field(19, gt=0)
+    drop_path_rate: float = Field(0.1, ge=0.0, lt=1.0)
+    pretrained: str | None = Field(
+        None,
+        description="Path to SegFormer's ImageNet-1k mit_b*.pth. None: random init; the frozen FD "
+        "encoder is then a copy of the initial (random) encoder.",
+    )
+
+
+class DatasetConfig(_Frozen):
+    """One dataset on disk: its layout, root folder, and the size images are resized to."""
+
+    kind: Literal["gta", "synthia", "cityscapes"]
+    root: str
+    resize: tuple[int, int] = Field(description="(width, height) the image is resized to, ratio kept.")
+
+    @field_validator("resize")
+    @classmethod
+    def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) <= 0:
+            raise ValueError("resize must be two positive integers (width, height)")
+        return value
+
+
+class DataConfig(_Frozen):
+    """Source and target datasets and the crop pipeline (spec: Data pipelines)."""
+
+    source: DatasetConfig = DatasetConfig(kind="gta", root="data/gta", resize=(1280, 720))
+    target: DatasetConfig = DatasetConfig(kind="cityscapes", root="data/cityscapes", resize=(1024, 512))
+    val_resize: tuple[int, int] = Field((1024, 512), description="(width, height) of target val images.")
+    crop_size: tuple[int, int] = Field((512, 512), description="(height, width) of training crops.")
+    cat_max_ratio: float = Field(0.75, gt=0.0, le=1.0, description="Source crops: max share of one class.")
+    flip_prob: float = Field(0.5, ge=0.0, le=1.0)
+    batch_size: int = Field(2, gt=0, description="Crops per domain per iteration (2 source + 2 target).")
+    num_workers: int = Field(4, ge=0)
+
+
+class EMAConfig(_Frozen):
+    """Mean-teacher update: a = min(1 - 1/(i+1), alpha) (spec: Self-training step 1)."""
+
+    alpha: float = Field(0.999, ge=0.0, lt=1.0)
+
+
+class PseudoLabelConfig(_Frozen):
+    """Teacher pseudo-labels: confidence threshold and the rows whose weight is zeroed (PL crop)."""
+
+    threshold: float = Field(0.968, gt=0.0, lt=1.0)
+    crop_top: int = Field(15, ge=0, description="Rows at the top of each target crop with weight 0.")
+    crop_bottom: int = Field(120, ge=0, description="Rows at the bottom with weight 0 (ego-car hood).")
+
+
+class RCSConfig(_Frozen):
+    """Rare Class Sampling (spec: RCS). temperature may be inf: uniform class sampling."""
+
+    enabled: bool = True
+    temperature: float = Field(0.01, gt=0.0)
+    min_pixels: int = Field(3000, ge=0)
+    min_crop_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    max_crop_tries: int = Field(10, gt=0)
+
+
+class FDConfig(_Frozen):
+    """Thing-class ImageNet Feature Distance (spec: FD)."""
+
+    enabled: bool = True
+    fd_lambda: float = Field(0.005, ge=0.0)
+    classes: Literal["things", "all"] = "things"
+    thing_classes: tuple[int, ...] = THING_CLASSES
+    scale_min_ratio: float = Field(0.75, ge=0.0, le=1.0)
+
+
+class MixConfig(_Frozen):
+    """ClassMix and the strong augmentation of the mixed images (spec: steps 5-6)."""
+
+    enabled: bool = True
+    color_jitter_prob: float = Field(0.8, ge=0.0, le=1.0)
+    color_jitter_strength: float = Field(0.2, ge=0.0)
+    blur: bool = True
+    blur_prob: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class UDAConfig(_Frozen):
+    """What is trained: source-only, DACS-style UDA, or the target-only oracle."""
+
+    mode: Literal["uda", "source_only", "target_only"] = "uda"
+    ema: EMAConfig = EMAConfig()
+    pseudo_label: PseudoLabelConfig = PseudoLabelConfig()
+    rcs: RCSConfig = RCSConfig()
+    fd: FDConfig = FDConfig()
+    mix: MixConfig = MixConfig()
+
+
+class OptimConfig(_Frozen):
+    """AdamW with a 10x head learning rate, linear warmup and polynomial decay (spec: Optimisation)."""
+
+    lr: float = Field(6e-5, gt=0.0)
+    head_lr_mult: float = Field(10.0, gt=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.01, ge=0.0)
+    norm_weight_decay: float = Field(0.0, ge=0.0)
+    warmup: bool = True
+    warmup_iters: int = Field(1500, ge=0)
+    warmup_ratio: float = Field(1e-6, gt=0.0, le=1.0)
+    poly_power: float = Field(1.0, gt=0.0)
+    min_lr: float = Field(0.0, ge=0.0)
+
+
+class RunConfig(_Frozen):
+    """Length, cadence, reproducibility and numerics of one run."""
+
+    iterations: int = Field(40_000, gt=0)
+    eval_interval: int = Field(4000, gt=0)
+    checkpoint_interval: int = Field(4000, gt=0)
+    keep_checkpoints: int = Field(1, gt=0)
+    log_interval: int = Field(50, gt=0)
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", description="'auto' (cuda when available), 'cpu' or 'cuda[:N]'.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="'auto': bf16 autocast on CUDA, fp32 on the CPU."
+    )
+    channels_last: bool = True
+    compile: bool = False
+    eval_mode: Literal["whole", "slide"] = "whole"
+    slide_crop: tuple[int, int] = (512, 512)
+    slide_stride: tuple[int, int] = (341, 341)
+    output_dir: str = "runs/default"
+
+
+class TrainConfig(_Frozen):
+    """The whole run. ``TrainConfig()`` is the paper's full DAFormer on GTA5 -> Cityscapes."""
+
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    uda: UDAConfig = UDAConfig()
+    optim: OptimConfig = OptimConfig()
+    run: RunConfig = RunConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        fd = self.uda.fd
+        if any(not 0 <= c < self.model.num_classes for c in fd.thing_classes):
+            raise ValueError(f"uda.fd.thing_classes must be train ids below model.num_classes "
+                             f"({self.model.num_classes}), got {list(fd.thing_classes)}")
+        if self.data.target.kind != "cityscapes":
+            raise ValueError("data.target.kind must be 'cityscapes' (the target domain of DAFormer)")
+        if math.isinf(self.uda.rcs.temperature) and not self.uda.rcs.temperature > 0:
+            raise ValueError("uda.rcs.temperature must be positive or inf")
+        return self
+
+    @property
+    def eval_classes(self) -> tuple[int, ...]:
+        """Classes that enter the reported mIoU: 16 for SYNTHIA -> Cityscapes, else all 19."""
+        if self.data.source.kind == "synthia" and self.uda.mode != "target_only":
+            return SYNTHIA_EVAL_CLASSES
+        return tuple(range(self.model.num_classes))
