@@ -1,0 +1,286 @@
+"""Load published weights into our modules, and save/load our own segmentor checkpoints.
+
+Understood layouts (conversion happens here, on load):
+- SegFormer ImageNet ``mit_b*.pth``: flat MiT keys (``patch_embed1.proj.weight``, ``block1.0.attn.q.weight``,
+  ``norm1.weight`` ...) plus a ``head.*`` classifier, which is dropped.
+- mmseg checkpoints ``{"state_dict": ...}`` with ``backbone.*`` (MiT, flat keys) and ``decode_head.*``
+  (head keys equal ours; the reference SegFormer head's unused ``conv_seg`` is dropped).
+- UDA checkpoints of the reference (DACS), whose keys carry ``model.`` / ``ema_model.`` /
+  ``imnet_model.`` prefixes: ``prefix`` chooses which network to load.
+- Ours: ``{"format": OWN_FORMAT, "version", "meta": SegmentorSpec fields, "state_dict", "extra"}``.
+
+Every loader refuses a shape mismatch naming the key, refuses weights of another MiT size or another
+head naming both, and reports (or, with ``strict``, refuses) missing and unexpected keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.models.mix_transformer import _MIT_SIZES, MixVisionTransformer, convert_reference_key
+from trainer.models.segmentor import Segmentor, SegmentorSpec
+
+logger = logging.getLogger(__name__)
+
+OWN_FORMAT = "daformer-ablate/segmentor"
+OWN_VERSION = 1
+UDA_PREFIXES: tuple[str, ...] = ("model", "ema_model", "imnet_model")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Keys the module expected but the file lacked, and keys the file held that the module has not."""
+
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.unexpected
+
+
+def read_checkpoint(path: str | Path, allow_pickle: bool = False) -> Mapping[str, Any]:
+    """``torch.load`` on CPU with clear errors; arbitrary pickles only with ``allow_pickle`` (trusted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" not in str(exc):  # not a torch file at all
+            raise ValueError(f"{path} is not a PyTorch checkpoint: {exc}") from exc
+        raise ValueError(
+            f"{path} holds more than plain tensors ({exc}); pass allow_pickle=True only if you trust it"
+        ) from exc
+    except Exception as exc:  # torch.load fails with KeyError, EOFError, RuntimeError... on foreign bytes
+        raise ValueError(f"{path} is not a PyTorch checkpoint: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{path} is not a checkpoint: it holds a {type(raw).__name__}, not a dict")
+    return raw
+
+
+def extract_state_dict(
+    raw: Mapping[str, Any], path: str | Path, prefix: str = "model"
+) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint, unwrapped (``state_dict`` / ``model``) and UDA-prefix selected."""
+    state: Any = raw
+    if raw.get("format") == OWN_FORMAT:
+        state = raw["state_dict"]
+    else:
+        for wrapper in ("state_dict", "model"):
+            if isinstance(raw.get(wrapper), Mapping):
+                state = raw[wrapper]
+                break
+    if not state:
+        raise ValueError(f"{path} is not a checkpoint: it holds no weights")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            kind = type(value).__name__
+            raise ValueError(f"{path} is not a checkpoint: entry {key!r} is a {kind}, not a tensor")
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    return _select_uda_prefix(state, prefix, path)
+
+
+def _select_uda_prefix(
+    state: dict[str, torch.Tensor], prefix: str, path: str | Path
+) -> dict[str, torch.Tensor]:
+    present = sorted({key.split(".", 1)[0] for key in state} & set(UDA_PREFIXES))
+    if not present:
+        return state
+    if prefix not in present:
+        raise ValueError(f"{path} is a UDA checkpoint holding {present}; prefix {prefix!r} is none of them")
+    return {key[len(prefix) + 1 :]: value for key, value in state.items() if key.startswith(prefix + ".")}
+
+
+def to_segmentor_keys(state: Mapping[str, torch.Tensor], segmentor: Segmentor) -> dict[str, torch.Tensor]:
+    """mmseg names (``backbone.``, ``decode_head.``, flat MiT keys) -> ours (``encoder.``, ``decoder.``)."""
+    has_conv_seg = hasattr(segmentor.decoder, "conv_seg")
+    converted: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("backbone."):
+            key = "encoder." + key.removeprefix("backbone.")
+        elif key.startswith("decode_head."):
+            key = "decoder." + key.removeprefix("decode_head.")
+        if key.startswith("encoder."):
+            sub = convert_reference_key(key.removeprefix("encoder."))
+            if sub is None:
+                continue
+            key = "encoder." + sub
+        if key.startswith("decoder.conv_seg.") and not has_conv_seg:
+            continue  # the reference SegFormer head inherits an unused conv_seg from its base class
+        converted[key] = value
+    return converted
+
+
+def to_encoder_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Encoder weights from a flat ImageNet file, an mmseg (``backbone.``) or our (``encoder.``) file."""
+    for wrapper in ("backbone.", "encoder."):
+        if any(key.startswith(wrapper) for key in state):
+            state = {key.removeprefix(wrapper): v for key, v in state.items() if key.startswith(wrapper)}
+            break
+    converted = {}
+    for key, value in state.items():
+        new_key = convert_reference_key(key)
+        if new_key is not None:
+            converted[new_key] = value
+    return converted
+
+
+def _mit_name(dims: tuple[int, ...], depths: tuple[int, ...]) -> str:
+    for name, size in _MIT_SIZES.items():
+        if size == (dims, depths):
+            return name
+    return f"a MiT with dims {list(dims)} depths {list(depths)}"
+
+
+def check_encoder_architecture(
+    encoder: MixVisionTransformer, state: Mapping[str, torch.Tensor], path: str | Path
+) -> None:
+    """Refuse weights of another MiT size (B0 into B5), naming both; ``state`` in our encoder layout."""
+    if not any(key.startswith("stages.") for key in state):
+        raise ValueError(f"{path} holds no MiT encoder weights (no patch_embed/block/norm keys)")
+    dims, depths = [], []
+    for i in range(len(encoder.stages)):
+        weight = state.get(f"stages.{i}.patch_embed.proj.weight")
+        dims.append(int(weight.shape[0]) if weight is not None else -1)
+        blocks = {key.split(".")[3] for key in state if key.startswith(f"stages.{i}.blocks.")}
+        depths.append(len(blocks))
+    found, expected = (tuple(dims), tuple(depths)), (encoder.embed_dims, encoder.depths)
+    if found != expected:
+        raise ValueError(
+            f"{path} holds {_mit_name(*found)} weights but the model's encoder is {_mit_name(*expected)}"
+        )
+
+
+def _check_shapes(module: nn.Module, state: Mapping[str, torch.Tensor], path: str | Path) -> None:
+    own = module.state_dict()
+    for key, value in state.items():
+        if key in own and own[key].shape != value.shape:
+            raise ValueError(
+                f"{path}: shape mismatch for {key}: checkpoint {tuple(value.shape)}, "
+                f"model {tuple(own[key].shape)}"
+            )
+
+
+def _load(module: nn.Module, state: dict[str, torch.Tensor], strict: bool, path: str | Path) -> LoadReport:
+    _check_shapes(module, state, path)
+    result = module.load_state_dict(state, strict=False)
+    report = LoadReport(tuple(result.missing_keys), tuple(result.unexpected_keys))
+    if not report.complete:
+        message = (
+            f"{path} into {type(module).__name__}: {len(report.missing)} missing keys "
+            f"{list(report.missing[:8])}, {len(report.unexpected)} unexpected keys "
+            f"{list(report.unexpected[:8])}"
+        )
+        if strict:
+            raise ValueError(message)
+        logger.warning(message)
+    return report
+
+
+def load_pretrained_encoder(
+    encoder: MixVisionTransformer,
+    path: str | Path,
+    prefix: str = "model",
+    strict: bool = True,
+    allow_pickle: bool = False,
+) -> LoadReport:
+    """Load MiT weights (ImageNet ``mit_b*.pth``, or the encoder of an mmseg/UDA/our checkpoint)."""
+    state = to_encoder_keys(extract_state_dict(read_checkpoint(path, allow_pickle), path, prefix))
+    check_encoder_architecture(encoder, state, path)
+    return _load(encoder, state, strict, path)
+
+
+def load_segmentor_checkpoint(
+    segmentor: Segmentor,
+    path: str | Path,
+    prefix: str = "model",
+    strict: bool = True,
+    allow_pickle: bool = False,
+) -> LoadReport:
+    """Load a whole segmentor from an mmseg, a reference UDA (``prefix``) or our own checkpoint."""
+    raw = read_checkpoint(path, allow_pickle)
+    if raw.get("format") == OWN_FORMAT:
+        _check_spec(_spec_from_meta(raw, path), segmentor.spec, path)
+    state = to_segmentor_keys(extract_state_dict(raw, path, prefix), segmentor)
+    encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
+    check_encoder_architecture(segmentor.encoder, encoder_state, path)
+    decoder_keys = {key for key in state if key.startswith("decoder.")}
+    own_decoder = {"decoder." + key for key in segmentor.decoder.state_dict()}
+    if decoder_keys and not decoder_keys & own_decoder:
+        raise ValueError(
+            f"{path} holds decoder weights of another head (e.g. {sorted(decoder_keys)[0]}); the model's "
+            f"decoder is {type(segmentor.decoder).__name__} ({segmentor.spec.decoder})"
+        )
+    return _load(segmentor, state, strict, path)
+
+
+def load_checkpoint_into(
+    module: nn.Module,
+    path: str | Path,
+    prefix: str = "model",
+    strict: bool = True,
+    allow_pickle: bool = False,
+) -> LoadReport:
+    """Load into a ``Segmentor`` or a bare ``MixVisionTransformer``, whichever ``module`` is."""
+    if isinstance(module, Segmentor):
+        return load_segmentor_checkpoint(module, path, prefix, strict, allow_pickle)
+    if isinstance(module, MixVisionTransformer):
+        return load_pretrained_encoder(module, path, prefix, strict, allow_pickle)
+    kind = type(module).__name__
+    raise TypeError(f"checkpoints load into a Segmentor or a MixVisionTransformer, not {kind}")
+
+
+def save_segmentor_checkpoint(
+    segmentor: Segmentor, path: str | Path, extra: Mapping[str, Any] | None = None
+) -> None:
+    """Write weights plus the spec that rebuilds them; written to a temporary file then renamed (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": OWN_FORMAT,
+        "version": OWN_VERSION,
+        "meta": segmentor.spec.to_dict(),
+        "state_dict": {key: value.detach().cpu() for key, value in segmentor.state_dict().items()},
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def read_segmentor_spec(path: str | Path) -> SegmentorSpec:
+    """The spec stored in one of our checkpoints; ValueError for files of other formats."""
+    raw = read_checkpoint(path)
+    if raw.get("format") != OWN_FORMAT:
+        raise ValueError(f"{path} is not a {OWN_FORMAT} checkpoint (no metadata); build a model to load it")
+    return _spec_from_meta(raw, path)
+
+
+def _spec_from_meta(raw: Mapping[str, Any], path: str | Path) -> SegmentorSpec:
+    if raw.get("version") != OWN_VERSION:
+        found = raw.get("version")
+        raise ValueError(f"{path}: unsupported checkpoint version {found!r}, expected {OWN_VERSION}")
+    meta = raw.get("meta")
+    try:
+        return SegmentorSpec(**meta)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ValueError(f"{path}: malformed metadata {meta!r}: {exc}") from exc
+
+
+def _check_spec(found: SegmentorSpec, expected: SegmentorSpec, path: str | Path) -> None:
+    for field in ("encoder", "decoder", "num_classes", "decoder_channels"):
+        if getattr(found, field) != getattr(expected, field):
+            raise ValueError(
+                f"{path} holds a segmentor with {field}={getattr(found, field)!r}, "
+                f"the model has {field}={getattr(expected, field)!r}"
+            )

@@ -1,0 +1,67 @@
+"""Building blocks shared by the decoder heads (spec: Network, decoder).
+
+Attribute names follow mmcv's ``ConvModule`` (``conv``, ``bn``), ``DepthwiseSeparableConvModule``
+(``depthwise_conv``, ``pointwise_conv``) and SegFormer's ``MLP`` (``proj``), so the reference's
+``decode_head.*`` checkpoint keys map one to one onto these modules.
+
+Initialisation follows mmcv, not the MiT rule: a conv followed by BN + ReLU gets Kaiming-normal
+with mode ``fan_out`` as PyTorch counts it (out_channels * k * k, not divided by groups), BN 1/0;
+embedding Linears keep PyTorch's default init (the reference head never re-initialises them).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvBNReLU(nn.Module):
+    """Conv (no bias: BN follows) -> BatchNorm -> ReLU, mmcv ``ConvModule`` with BN and ReLU."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, groups: int = 1
+    ) -> None:
+        super().__init__()
+        padding = dilation * (kernel_size // 2)
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, groups=groups,
+            bias=False,
+        )  # fmt: skip
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.ReLU(inplace=True)
+        nn.init.kaiming_normal_(self.conv.weight, a=0, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class DepthwiseSeparableConvBNReLU(nn.Module):
+    """Depthwise 3x3 (dilated) ConvBNReLU, then pointwise 1x1 ConvBNReLU (mmcv's separable module)."""
+
+    def __init__(self, in_channels: int, out_channels: int, dilation: int) -> None:
+        super().__init__()
+        self.depthwise_conv = ConvBNReLU(in_channels, in_channels, 3, dilation=dilation, groups=in_channels)
+        self.pointwise_conv = ConvBNReLU(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise_conv(self.depthwise_conv(x))
+
+
+class LinearEmbed(nn.Module):
+    """Per-pixel Linear projection of a (B, C, H, W) map to (B, E, H, W); no norm, no activation."""
+
+    def __init__(self, in_channels: int, embed_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_channels, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = x.shape
+        tokens = self.proj(x.flatten(2).transpose(1, 2))  # (B, HW, E)
+        return tokens.transpose(1, 2).reshape(batch, -1, height, width)  # (B, E, H, W)
+
+
+def init_classifier(conv: nn.Conv2d) -> None:
+    """The reference's ``conv_seg`` init: normal(0, 0.01) weight, zero bias."""
+    nn.init.normal_(conv.weight, 0.0, 0.01)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
