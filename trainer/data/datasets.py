@@ -88,7 +88,12 @@ class CropDataset(Dataset[Batch]):
 
 
 class EvalDataset(Dataset[Batch]):
-    """Whole validation images resized (ratio kept) to ``resize``, labels nearest to the same size."""
+    """Whole validation images resized (ratio kept) to ``resize``; labels at their ORIGINAL size.
+
+    As in the reference (mmseg's test pipeline) and the official Cityscapes evaluation, the
+    prediction is upsampled to the label's full resolution and scored there, not the label
+    shrunk to the network's input size.
+    """
 
     def __init__(self, samples: Sequence[Sample], resize: tuple[int, int]) -> None:
         self.samples, self.resize = list(samples), resize
@@ -97,6 +102,7 @@ class EvalDataset(Dataset[Batch]):
         return len(self.samples)
 
     def __getitem__(self, i: int) -> Batch:
-        img, label = T.resize(*_read(self.samples[i]), self.resize)
+        img, label = _read(self.samples[i])
+        img, _ = T.resize(img, None, self.resize)
         assert label is not None, "validation samples carry labels (list_samples(labels=True))"
         return _to_tensors(T.normalize(img), label)

@@ -93,7 +93,8 @@ def test_without_rcs_and_missing_stats(bench: Path, tmp_path: Path) -> None:
 
 
 def test_val_loader_whole_images(bench: Path) -> None:
+    """Images are resized for the network; labels stay at full resolution, where IoU is scored."""
     batches = list(build_val_loader(_cfg(bench)))
     assert len(batches) == 3
-    assert batches[0]["img"].shape == (1, 3, 48, 96) and batches[0]["label"].shape == (1, 48, 96)
+    assert batches[0]["img"].shape == (1, 3, 48, 96) and batches[0]["label"].shape == (1, 64, 128)
     assert (batches[0]["label"][0, -1] == 255).all()  # the ego-vehicle hood is ignored
