@@ -1,0 +1,128 @@
+"""The experiment's report page: one server-rendered HTML page, no build step, no external assets.
+
+It shows the experiment's status, every trial's progress with a link to its MLflow run, the
+ablation, per-class and architecture tables (the same ``TableView`` the JSON API returns), the
+figures and download links. While anything is queued or running it refreshes itself: a small
+inline script polls the status JSON endpoint and reloads the page when the answer changes
+(a meta refresh when no endpoint is given). All user text goes through Jinja2's autoescape.
+The service owns the routes; it passes their URLs in ``ReportUrls``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from ablations.results.formats import build_view
+from ablations.results.records import ACTIVE_STATUSES, ExperimentInfo, TrialRecord
+from ablations.results.view import MISSING, TableView
+
+
+@dataclass(frozen=True)
+class ReportUrls:
+    """Where the page's links, images and polling point (all same-origin URLs chosen by the service).
+
+    ``figures``: figure name -> image URL (e.g. ``/experiments/7/figures/miou_curves.png``);
+    ``downloads``: link text -> URL (CSV, LaTeX tables); ``mlflow_runs``: str(trial_id) -> the
+    trial's MLflow run URL; ``mlflow_compare``: MLflow's comparison view of the experiment's runs;
+    ``status_json``: the JSON endpoint polled while the experiment runs.
+    """
+
+    status_json: str | None = None
+    figures: Mapping[str, str] = field(default_factory=dict)
+    downloads: Mapping[str, str] = field(default_factory=dict)
+    mlflow_compare: str | None = None
+    mlflow_runs: Mapping[str, str] = field(default_factory=dict)
+    refresh_seconds: int = 10
+
+    def __post_init__(self) -> None:
+        if self.refresh_seconds < 1:
+            raise ValueError(f"urls.refresh_seconds: expected at least 1 second, got {self.refresh_seconds}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> ReportUrls:
+        """Build from a plain dict, refusing unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"urls: unknown keys {unknown}; expected some of {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TrialLine:
+    """One line of the page's progress table."""
+
+    name: str
+    variant: str
+    seed: int
+    status: str
+    step: int | None
+    total: int | None
+    fraction: float | None
+    miou_text: str
+    run_url: str | None
+
+
+def _trial_line(trial: TrialRecord, urls: ReportUrls) -> TrialLine:
+    step, total = trial.latest_step, trial.total_steps
+    if total:
+        fraction: float | None = min(1.0, (step or 0) / total)
+    else:
+        fraction = 1.0 if trial.status == "succeeded" else None
+    if trial.final_miou is not None:
+        miou = f"{trial.final_miou:.1f}"
+    elif trial.curve:
+        miou = f"{trial.curve[-1].miou:.1f} (at {trial.curve[-1].step}, in progress)"
+    else:
+        miou = MISSING
+    run_url = urls.mlflow_runs.get(str(trial.trial_id))
+    return TrialLine(
+        trial.name, trial.variant, trial.seed, trial.status, step, total, fraction, miou, run_url
+    )
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("ablations.results", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def is_active(info: ExperimentInfo, records: Sequence[TrialRecord]) -> bool:
+    """True while the experiment or any of its trials may still change (the page keeps refreshing)."""
+    return info.status in ACTIVE_STATUSES or any(t.status in ACTIVE_STATUSES for t in records)
+
+
+def render_report(
+    info: ExperimentInfo, records: Sequence[TrialRecord], urls: ReportUrls | Mapping[str, Any]
+) -> str:
+    """The whole report page as HTML text."""
+    if not isinstance(urls, ReportUrls):
+        urls = ReportUrls.from_mapping(urls)
+    tables: list[tuple[str, TableView]] = [
+        (kind, build_view(kind, info, records)) for kind in ("ablation", "per_class", "architecture")
+    ]
+    tables = [(kind, view) for kind, view in tables if view.rows or kind != "architecture"]
+    lines = [_trial_line(t, urls) for t in records]
+    finished = sum(t.status == "succeeded" for t in records)
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            info=info,
+            urls=urls,
+            trials=lines,
+            finished=finished,
+            tables=tables,
+            active=is_active(info, records),
+        )
+    )
