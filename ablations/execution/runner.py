@@ -69,9 +69,9 @@ def _run_config(run: ExperimentRun, sink: TrialEventSink, cancel_poll: CancelPol
     )
 
 
-def can_restore(run: ExperimentRun) -> bool:
-    """Whether Tune state of this experiment exists (a previous dispatcher started it)."""
-    return tune.Tuner.can_restore(str(run.path))
+def can_restore_path(path: Path) -> bool:
+    """Whether Tune state of an experiment exists at ``path`` (a previous driver started it)."""
+    return path.is_dir() and tune.Tuner.can_restore(str(path))
 
 
 def build_tuner(
@@ -79,7 +79,7 @@ def build_tuner(
 ) -> tune.Tuner:
     """A fresh Tuner over the payloads, or the restored one when Tune state exists."""
     run_config = _run_config(run, sink, cancel_poll)
-    if restore and can_restore(run):
+    if restore and can_restore_path(run.path):
         log.info("restoring Tune experiment %s", run.path)
         tuner = tune.Tuner.restore(
             str(run.path), trainable=_trainable(run), resume_unfinished=True, resume_errored=True
