@@ -1,0 +1,184 @@
+"""Expanding a validated ``AblationSpec`` into resolved trials with a stable config hash.
+
+``expand`` is a pure function: variant x sweep combination x seed, in the spec's order, each with
+the fully resolved ``TrainConfig`` as a JSON dict and the sha256 of its canonical JSON.
+
+What the hash covers. It is the identity used to find the same trial in another experiment, so
+it covers every field that can change a trial's result (model, data roots and sizes, the UDA
+method, optimisation, iterations, the evaluation cadence that produces the IoU curves, seed,
+device and precision) and leaves out only fields that cannot: ``HASH_EXCLUDED`` (where the run
+writes its files, how often it logs losses, how many checkpoints it keeps, and the number of
+data-loader workers: batch k is a pure function of (seed, k) whatever the workers, see
+docs/CONTRACTS.md). Data roots stay in: a different folder is different data. The hash is of
+the whole resolved config, so a schema that gains a field changes every hash (never a false
+match). Imports no torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ablations.spec import (
+    SEED_PATH,
+    AblationSpec,
+    SpecError,
+    describe_config_error,
+    field_value,
+    format_value,
+    json_safe,
+    override_items,
+    resolve_config,
+)
+from trainer.config import TrainConfig
+
+HASH_EXCLUDED: dict[str, set[str]] = {
+    "run": {"output_dir", "log_interval", "keep_checkpoints"},
+    "data": {"num_workers"},
+}
+"""Config fields that cannot change a trial's result and so do not enter ``config_hash``."""
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """One trial of an expanded spec: a cell of the table and one seed."""
+
+    name: str
+    """Readable and unique in the experiment: ``rcs_T=0.1/seed=1``, ``warmup+rcs/seed=0``."""
+    variant: str
+    sweep: dict[str, Any]
+    """Dotted sweep key -> the value in the resolved config's JSON ("Infinity" for inf)."""
+    seed: int
+    config: dict[str, Any]
+    """The fully resolved ``TrainConfig`` as JSON (``TrainConfig.model_validate`` reads it back)."""
+    config_hash: str
+
+
+def canonical_json(data: TrainConfig | Mapping[str, Any]) -> str:
+    """Sorted keys, no whitespace, inf as "Infinity": equal data gives equal text whatever the key order."""
+    if isinstance(data, TrainConfig):
+        data = config_json(data)
+    return json.dumps(
+        json_safe(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def config_json(config: TrainConfig) -> dict[str, Any]:
+    """The resolved config as a strict-JSON dict (pydantic's ``mode="json"`` dump keeps float inf)."""
+    result: dict[str, Any] = json.loads(config.model_dump_json())
+    return result
+
+
+def config_hash(config: TrainConfig | Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of the resolved config without ``HASH_EXCLUDED`` fields.
+
+    A mapping is validated as a ``TrainConfig`` first, so a partial dict, the full dump, "inf" or
+    float inf, and any key order all give the hash of the config they resolve to.
+    """
+    resolved = config if isinstance(config, TrainConfig) else TrainConfig.model_validate(config)
+    data = config_json(resolved)
+    for section, names in HASH_EXCLUDED.items():
+        for name in names:
+            data[section].pop(name)
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def trial_name(variant: str, sweep: Mapping[str, Any], labels: Mapping[str, str], seed: int) -> str:
+    """``variant[_label=value,...]/seed=N``, e.g. ``rcs_T=0.1/seed=1``."""
+    cell = ",".join(f"{labels[key]}={format_value(value)}" for key, value in sweep.items())
+    return f"{variant}{'_' + cell if cell else ''}/seed={seed}"
+
+
+def expand(spec: AblationSpec, *, max_trials: int | None = None) -> list[TrialPlan]:
+    """Every trial of ``spec``: variants (outer) x sweep combinations x seeds (inner).
+
+    ``max_trials`` is an extra limit of the caller (e.g. the service's setting) on top of the
+    spec's own; the grid is counted before anything is resolved.
+    """
+    limit = min(spec.max_trials, max_trials) if max_trials is not None else spec.max_trials
+    if spec.n_trials > limit:
+        msg = f"the grid has {spec.n_trials} trials, more than the limit of {limit}; shrink the grid"
+        raise SpecError(("max_trials",), msg)
+    base = override_items(spec.base)
+    labels = {s.key: s.short_label for s in spec.sweeps}
+    plans: list[TrialPlan] = []
+    for i, variant in enumerate(spec.variants):
+        row = override_items(variant.overrides)
+        for cell in spec.sweep_cells():
+            for seed in spec.seeds:
+                layers = [base, row, [(s.path, v) for s, v in cell], [(SEED_PATH, seed)]]
+                try:
+                    resolved = resolve_config(layers)
+                except ValidationError as exc:  # only for specs built without validation
+                    msg = f"variants[{i}] {variant.name!r}: {describe_config_error(exc)}"
+                    raise SpecError(("variants", i, "overrides"), msg) from None
+                sweep = {s.key: field_value(resolved, s.path) for s, _ in cell}
+                plans.append(TrialPlan(
+                    name=trial_name(variant.name, sweep, labels, seed), variant=variant.name, sweep=sweep,
+                    seed=seed, config=config_json(resolved), config_hash=config_hash(resolved),
+                ))  # fmt: skip
+    repeated = sorted({p.name for p in plans if sum(q.name == p.name for q in plans) > 1})
+    if repeated:  # only when a sweep value is spelled like another row's name
+        raise SpecError(("variants",), f"trial names are not unique: {', '.join(repeated)}")
+    return plans
+
+
+# --- cost estimate --------------------------------------------------------------------------------
+
+REFERENCE_SECONDS_PER_ITERATION = 1.44
+"""Full DAFormer (MiT-B5, 512x512 crops, batch 2+2, FD on) on one RTX 2080 Ti (spec: Optimisation)."""
+
+MIT_ENCODER_PARAMS: dict[str, int] = {
+    "mit_b0": 3_319_392, "mit_b1": 13_151_424, "mit_b2": 24_196_288,
+    "mit_b3": 44_072_128, "mit_b4": 60_842_688, "mit_b5": 81_443_008,
+}  # fmt: skip
+"""Parameter counts of the reference MiT encoders (spec: Network)."""
+
+SECONDS_PER_ITERATION: dict[str, float] = {
+    name: REFERENCE_SECONDS_PER_ITERATION * params / MIT_ENCODER_PARAMS["mit_b5"]
+    for name, params in MIT_ENCODER_PARAMS.items()
+}
+"""Full-DAFormer seconds per iteration per encoder: MiT-B5 measured, the others scaled by parameters."""
+
+
+def estimated_seconds_per_iteration(config: Mapping[str, Any]) -> float:
+    """Rough seconds per iteration of one resolved config on an RTX 2080 Ti class GPU.
+
+    Rough on purpose: MiT-B5 is the measured 1.44 s/it of the full DAFormer; other encoders are
+    scaled by parameter count (a stand-in for FLOPs, fair for B3-B5 where the deep third stage
+    dominates, an underestimate for B0-B2 where the fixed cost of the decoder head shows); time
+    scales with crop area; and a method costs its passes counted in forward units (forward +
+    backward = 3): UDA = source 3 + teacher 1 + mixed 3 (+ frozen FD encoder 1) = 8 with FD,
+    7 without; source-only and target-only = 3. Evaluation and data loading are left out.
+    """
+    model, data, uda = config["model"], config["data"], config["uda"]
+    height, width = data["crop_size"]
+    if uda["mode"] == "uda":
+        units = 8.0 if uda["fd"]["enabled"] else 7.0
+    else:
+        units = 3.0
+    return SECONDS_PER_ITERATION[model["encoder"]] * (height * width) / (512 * 512) * units / 8.0
+
+
+def estimate_gpu_hours(
+    trials: AblationSpec | Sequence[TrialPlan], seconds_per_iteration: float | None = None
+) -> float:
+    """GPU-hours of a whole grid: the sum over trials of iterations x seconds per iteration / 3600.
+
+    ``seconds_per_iteration`` (a figure measured on the actual cluster) replaces the per-trial
+    estimate of ``estimated_seconds_per_iteration`` for every trial. A trial counts as one whole
+    GPU whatever its fractional share: sharing a GPU does not make a trial cheaper.
+    """
+    plans = expand(trials) if isinstance(trials, AblationSpec) else trials
+    if seconds_per_iteration is not None and not seconds_per_iteration > 0:
+        raise SpecError(("seconds_per_iteration",), f"must be positive, got {seconds_per_iteration}")
+    total = 0.0
+    for plan in plans:
+        per_it = seconds_per_iteration or estimated_seconds_per_iteration(plan.config)
+        total += plan.config["run"]["iterations"] * per_it
+    return total / 3600.0
