@@ -1,0 +1,1 @@
+"""The HTTP layer shared by the domain routers: the app factory, dependencies and middleware."""

@@ -1,0 +1,1 @@
+"""Persistence plumbing shared by the domain packages: the declarative base, engines, migrations."""

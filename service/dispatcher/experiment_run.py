@@ -1,0 +1,149 @@
+"""Running one claimed experiment: reuse finished results, open MLflow runs, run Tune, settle.
+
+Order matters for the guarantees of the execution issue: MLflow runs are created (and stored on
+the trial rows) before any trial starts, so a resumed or retried trial logs into the same run;
+deduplicated trials are settled before Tune sees the grid, so they cost nothing; and after Tune
+returns, every trial row is terminal and the experiment's status follows from its trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ablations.execution.payload import TrialPayload
+from ablations.execution.runner import ExperimentRun, TrialResources, can_restore_path, run_experiment
+from ablations.execution.trainable import MlflowReporterFactory
+from service.dispatcher.sink import DatabaseCancelPoll, DatabaseTrialSink
+from service.dispatcher.tracking import open_mlflow_runs
+from service.experiments import repository as experiments
+from service.lifecycle import TRIAL_TERMINAL, ExperimentStatus, TrialStatus, experiment_outcome
+from service.settings import Settings
+from service.trials import repository as trials
+from service.trials.models import Trial, TrialMetricPoint
+
+log = logging.getLogger(__name__)
+
+TERMINAL = {s.value for s in TRIAL_TERMINAL}
+
+
+def reuse_finished_trials(session: Any, experiment_id: int, code_version: str) -> int:
+    """Settle queued trials whose config (and code version) already finished in another experiment.
+
+    The earlier trial's final metrics and curve are copied, and the row points at its source
+    (``reused_from_trial_id``). Returns how many trials were reused.
+    """
+    reused = 0
+    for trial in trials.list_trials(session, experiment_id, status=TrialStatus.QUEUED.value):
+        source = session.scalar(
+            select(Trial).where(
+                Trial.config_hash == trial.config_hash, Trial.code_version == code_version,
+                Trial.status == TrialStatus.SUCCEEDED.value, Trial.experiment_id != experiment_id,
+                Trial.reused_from_trial_id.is_(None),
+            ).order_by(Trial.id).limit(1)
+        )
+        if source is None:
+            continue
+        for point in trials.curve(session, source.id):
+            session.add(TrialMetricPoint(trial_id=trial.id, step=point.step, miou=point.miou,
+                                         per_class_iou=dict(point.per_class_iou)))
+        trial.reused_from_trial_id = source.id
+        trial.code_version = code_version
+        trial.progress_total = source.progress_total
+        session.flush()
+        trials.finish_trial(session, trial.id, TrialStatus.SUCCEEDED, final_miou=source.final_miou,
+                            final_per_class=source.final_per_class, best_miou=source.best_miou,
+                            best_step=source.best_step, reason=f"reused the result of trial {source.id}")
+        reused += 1
+    return reused
+
+
+def _payloads(rows: list[Trial], tracking_uri: str | None) -> list[TrialPayload]:
+    return [
+        TrialPayload(trial_id=t.id, name=t.name, train_config=t.config,
+                     mlflow_tracking_uri=tracking_uri if t.mlflow_run_id else None, mlflow_run_id=t.mlflow_run_id)
+        for t in rows
+    ]
+
+
+def _tune_run(settings: Settings, session: Any, experiment_id: int) -> tuple[str, bool]:
+    """The Tune experiment to use, and whether to restore it.
+
+    A dispatcher that died leaves trials ``running`` and Tune state behind: that Tune experiment is
+    restored (finished trials are never re-run). Anything else (a first run, a retry of failed or
+    cancelled trials) starts a fresh Tune experiment over the trials still to run.
+    """
+    experiment = experiments.get_experiment(session, experiment_id)
+    died = any(t.status == TrialStatus.RUNNING.value for t in trials.list_trials(session, experiment_id))
+    previous = experiment.tune_run_name
+    if died and previous and can_restore_path(Path(settings.storage_path) / previous):
+        return previous, True
+    name = f"experiment-{experiment_id}-{uuid.uuid4().hex[:8]}"
+    experiment.tune_run_name = name
+    session.flush()
+    return name, False
+
+
+def prepare(sink: DatabaseTrialSink, settings: Settings, experiment_id: int,
+            code_version: str) -> tuple[str, bool, list[TrialPayload], dict[str, Any]]:
+    """Choose the Tune run, dedup, open MLflow runs, and build the payloads of the trials to run."""
+    with sink.transaction() as session:
+        name, restore = _tune_run(settings, session, experiment_id)
+        experiment = experiments.get_experiment(session, experiment_id)
+        spec, submitted = dict(experiment.spec), dict(experiment.submitted)
+        if submitted.get("reuse_results", True):
+            n = reuse_finished_trials(session, experiment_id, code_version)
+            if n:
+                log.info("experiment %s: %d trial(s) reuse earlier results", experiment_id, n)
+        for trial in trials.list_trials(session, experiment_id):
+            if trial.status == TrialStatus.RUNNING.value and restore:
+                trials.set_trial_status(session, trial.id, TrialStatus.QUEUED,
+                                        reason="its dispatcher stopped; resuming from the last checkpoint")
+            if trial.status not in TERMINAL:
+                trial.code_version = code_version
+    open_mlflow_runs(sink, settings, experiment_id)
+    with sink.transaction() as session:
+        pending = [t for t in trials.list_trials(session, experiment_id) if t.status not in TERMINAL]
+        return name, restore, _payloads(list(pending), settings.mlflow_tracking_uri), spec
+
+
+def settle(sink: DatabaseTrialSink, experiment_id: int) -> ExperimentStatus:
+    """Make every trial terminal and set the experiment's final status from them."""
+    with sink.transaction() as session:
+        experiment = experiments.get_experiment(session, experiment_id, fresh=True)
+        cancelled = experiment.status == ExperimentStatus.CANCELLED.value
+        for trial in trials.list_trials(session, experiment_id):
+            if trial.status in TERMINAL:
+                continue
+            if cancelled:
+                trials.finish_trial(session, trial.id, TrialStatus.CANCELLED, reason="experiment cancelled")
+            else:
+                trials.finish_trial(session, trial.id, TrialStatus.FAILED, reason="Tune ended without a result",
+                                    error="the trial ended without reporting a final result")
+        if cancelled:
+            return ExperimentStatus.CANCELLED
+        outcome = experiment_outcome([t.status for t in trials.list_trials(session, experiment_id)])
+        experiments.set_experiment_status(session, experiment_id, outcome, reason="all trials ended")
+        return outcome
+
+
+def run_claimed_experiment(settings: Settings, experiment_id: int, code_version: str,
+                           max_failures: int = 2) -> ExperimentStatus:
+    """Run a claimed (status running) experiment to its end; resumes Tune state when it exists."""
+    sink = DatabaseTrialSink(settings.database_url)
+    name, restore, payloads, spec = prepare(sink, settings, experiment_id, code_version)
+    resources = spec.get("resources") or {}
+    run = ExperimentRun(
+        name=name, payloads=payloads, storage_path=settings.storage_path, max_failures=max_failures,
+        resources=TrialResources(cpus=float(resources.get("cpus", 1)), gpus=float(resources.get("gpus", 0))),
+        reporter_factories=[MlflowReporterFactory()],
+    )
+    if payloads:
+        log.info("experiment %s: running %d trial(s) on Ray Tune%s", experiment_id, len(payloads),
+                 " (restored)" if restore else "")
+        run_experiment(run, sink, DatabaseCancelPoll(settings.database_url, experiment_id), restore=restore)
+    return settle(sink, experiment_id)

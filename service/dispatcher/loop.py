@@ -1,0 +1,125 @@
+"""The dispatcher process (`ablate dispatcher`): claim, run, heartbeat, reclaim.
+
+Safe with several dispatchers on one database: claiming is atomic (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, a conditional UPDATE on SQLite), and an experiment whose dispatcher died is requeued
+once its heartbeat is older than the lease, then restored from its Tune state. Each claimed
+experiment runs in a child process (`run_one`), all sharing this dispatcher's Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ablations.execution.ray_runtime import connect
+from ablations.tracking import code_version
+from service.db.engine import make_engine, session_factory
+from service.dispatcher import leases
+from service.experiments import repository as experiments
+from service.lifecycle import ExperimentStatus
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatcherOptions:
+    poll_interval_s: float = 2.0
+    lease_s: float = 30.0
+    max_concurrent: int = 4
+    max_failures: int = 2
+
+
+class Dispatcher:
+    """Runs queued experiments until stopped; ``stop()`` (or SIGTERM/SIGINT) ends it cleanly."""
+
+    def __init__(self, settings: Settings, options: DispatcherOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or DispatcherOptions()
+        self.dispatcher_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._sessions = session_factory(make_engine(settings.database_url))
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._stop = threading.Event()
+        self._ray_address: str | None = None
+        self._code_version = code_version()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _connect_ray(self) -> None:
+        context = connect(self.settings.ray_address)
+        self._ray_address = self.settings.ray_address or context.gcs_address
+        log.info("dispatcher %s on Ray %s", self.dispatcher_id, self._ray_address)
+
+    def _spawn(self, experiment_id: int) -> None:
+        command = [sys.executable, "-m", "service.dispatcher.run_one", str(experiment_id),
+                   "--ray-address", str(self._ray_address), "--code-version", self._code_version,
+                   "--max-failures", str(self.options.max_failures)]
+        self._children[experiment_id] = subprocess.Popen(command)
+        log.info("experiment %s: started (pid %s)", experiment_id, self._children[experiment_id].pid)
+
+    def _reap(self) -> None:
+        for experiment_id, child in list(self._children.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            del self._children[experiment_id]
+            if code != 0:
+                self._fail(experiment_id, f"its runner process exited with code {code}")
+
+    def _fail(self, experiment_id: int, reason: str) -> None:
+        with self._sessions.begin() as session:
+            experiment = experiments.get_experiment(session, experiment_id, fresh=True)
+            if experiment.status == ExperimentStatus.RUNNING.value:
+                experiments.set_experiment_status(session, experiment_id, ExperimentStatus.FAILED,
+                                                  reason=reason, error=reason)
+
+    def tick(self) -> None:
+        """One round: reap children, heartbeat, requeue abandoned experiments, claim new ones."""
+        self._reap()
+        with self._sessions.begin() as session:
+            leases.heartbeat(session, list(self._children), self.dispatcher_id)
+        with self._sessions.begin() as session:
+            requeued = leases.requeue_abandoned(session, timedelta(seconds=self.options.lease_s))
+        for experiment_id in requeued:
+            log.warning("experiment %s: its dispatcher stopped; requeued for resumption", experiment_id)
+        while len(self._children) < self.options.max_concurrent:
+            with self._sessions.begin() as session:
+                claimed = experiments.claim_next_queued_experiment(session, reason=f"claimed by {self.dispatcher_id}")
+                if claimed is None:
+                    break
+                leases.take(session, claimed.id, self.dispatcher_id)
+            self._spawn(claimed.id)
+
+    def run(self) -> None:
+        """Serve until stopped. Children are asked to stop (SIGTERM) when the dispatcher stops."""
+        self._connect_ray()
+        try:
+            while not self._stop.is_set():
+                self.tick()
+                self._stop.wait(self.options.poll_interval_s)
+        finally:
+            for child in self._children.values():
+                child.send_signal(signal.SIGTERM)
+            for child in self._children.values():
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+
+def serve(settings: Settings, options: DispatcherOptions | None = None) -> None:
+    """Entry point of `ablate dispatcher`: SIGINT/SIGTERM stop it cleanly."""
+    dispatcher = Dispatcher(settings, options)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: dispatcher.stop())
+    dispatcher.run()

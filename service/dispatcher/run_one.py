@@ -1,0 +1,35 @@
+"""One experiment in its own process: ``python -m service.dispatcher.run_one ID``.
+
+The dispatcher starts one such process per claimed experiment, so experiments run side by side,
+each a Ray driver of its own (Tune's driver state is per process), and one crashing takes no
+other down. The Ray address comes from the dispatcher (its embedded local Ray, or the cluster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ablations.execution.ray_runtime import connect
+from service.dispatcher.experiment_run import run_claimed_experiment
+from service.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("experiment_id", type=int)
+    parser.add_argument("--ray-address", default=None)
+    parser.add_argument("--code-version", required=True)
+    parser.add_argument("--max-failures", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    connect(args.ray_address or settings.ray_address)
+    status = run_claimed_experiment(settings, args.experiment_id, args.code_version, args.max_failures)
+    logging.getLogger(__name__).info("experiment %s ended: %s", args.experiment_id, status.value)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""MLflow bookkeeping of the dispatcher: one MLflow experiment and parent run per service
+experiment, one nested run per trial, created before the trial starts (ARCHITECTURE: MLflow).
+
+MLflow being down must not fail an experiment: the dispatcher retries a few times, then runs the
+trials without tracking and says so in the log and on the trial rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ablations.tracking import (
+    code_version,
+    create_parent_run,
+    create_trial_run,
+    ensure_experiment,
+    make_client,
+)
+from service.experiments import repository as experiments
+from service.settings import Settings
+from service.trials import repository as trials
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+
+
+def mlflow_experiment_name(experiment_id: int, name: str) -> str:
+    return f"ablate-{experiment_id}-{name}"
+
+
+def open_mlflow_runs(sink: Any, settings: Settings, experiment_id: int) -> bool:
+    """Create (or find) the MLflow experiment, parent run and trial runs; False if MLflow is down."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            _open_runs(sink, settings, experiment_id)
+            return True
+        except Exception as exc:  # any MLflow/transport error: try again, then run untracked
+            log.warning("MLflow at %s unreachable (attempt %d/%d): %s", settings.mlflow_tracking_uri,
+                        attempt, ATTEMPTS, exc)
+            time.sleep(min(2.0 * attempt, 5.0))
+    with sink.transaction() as session:
+        for trial in trials.list_trials(session, experiment_id):
+            if trial.mlflow_run_id is None:
+                trials.record_progress(session, trial.id, trial.progress_iteration, trial.progress_total,
+                                       [f"MLflow at {settings.mlflow_tracking_uri} was unreachable: "
+                                        "this trial runs without MLflow tracking"])
+    return False
+
+
+def _open_runs(sink: Any, settings: Settings, experiment_id: int) -> None:
+    """MLflow calls happen outside database transactions, so no write lock is held meanwhile."""
+    client = make_client(settings.mlflow_tracking_uri)
+    with sink.transaction() as session:
+        experiment = experiments.get_experiment(session, experiment_id)
+        untracked = [t for t in trials.list_trials(session, experiment_id) if t.mlflow_run_id is None]
+    tags = {"ablation.experiment_id": str(experiment_id)}
+    mlflow_id = experiment.mlflow_experiment_id or ensure_experiment(
+        client, mlflow_experiment_name(experiment_id, experiment.name), tags)
+    parent = experiment.mlflow_parent_run_id or create_parent_run(client, mlflow_id, experiment.name, tags=tags)
+    revision = code_version()
+    run_ids = {t.id: create_trial_run(client, mlflow_id, parent, t, service_experiment_id=str(experiment_id),
+                                      revision=revision) for t in untracked}
+    with sink.transaction() as session:
+        experiments.set_mlflow_ids(session, experiment_id, mlflow_id, parent)
+        for trial_id, run_id in run_ids.items():
+            trials.get_trial(session, trial_id).mlflow_run_id = run_id
+        session.flush()

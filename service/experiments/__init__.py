@@ -1,0 +1,1 @@
+"""Experiments: one submitted ablation grid, its expansion, life cycle and results."""

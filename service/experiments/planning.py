@@ -1,0 +1,58 @@
+"""From a request body to the list of trials: preset resolution, expansion and its limits.
+
+Every refusal names the field it is about (``body.seeds``, ``body.variants.2.overrides``), so a
+client can point at the line of its YAML that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ablations.expand import TrialPlan, expand
+from ablations.presets import PresetOverrides
+from ablations.spec import AblationSpec, SpecError
+from service.errors import FieldProblem, InvalidRequestError, NotFoundError
+from service.experiments.schemas import PresetRequest
+from service.presets.service import load_spec
+
+
+def resolve_spec(body: AblationSpec | PresetRequest) -> AblationSpec:
+    """The ablation spec a request asks for: the body itself, or a preset with its overrides."""
+    if isinstance(body, AblationSpec):
+        return body
+    overrides = PresetOverrides.model_validate(body.model_dump(exclude={"preset", "name"}))
+    try:
+        spec = load_spec(body.preset, overrides)
+    except NotFoundError as exc:
+        raise InvalidRequestError(
+            exc.message, [FieldProblem(path="body.preset", message=exc.message)]
+        ) from None
+    except SpecError as exc:
+        raise InvalidRequestError(
+            exc.message, [FieldProblem(path=_path("body", exc.loc[1:]), message=exc.message)]
+        ) from None
+    if body.name is None:
+        return spec
+    return AblationSpec.model_validate({**spec.model_dump(mode="json"), "name": body.name})
+
+
+def plan(spec: AblationSpec, max_trials: int) -> list[TrialPlan]:
+    """Expand the grid; refuse grids above the server's ``max_trials`` and cells that do not resolve."""
+    if spec.n_trials > max_trials:
+        raise InvalidRequestError(
+            f"the grid has {spec.n_trials} trials; this server accepts at most {max_trials} "
+            "(fewer variants, sweep values or seeds, or raise ABLATE_MAX_TRIALS)",
+            [FieldProblem(path="body", message=f"{spec.n_trials} trials > max_trials {max_trials}")],
+        )
+    try:
+        return expand(spec, max_trials=max_trials)
+    except SpecError as exc:
+        path = _path("body", exc.loc)
+        raise InvalidRequestError(
+            f"the grid does not expand to valid configs: {exc}",
+            [FieldProblem(path=path, message=exc.message)],
+        ) from None
+
+
+def _path(prefix: str, loc: Any) -> str:
+    return ".".join([prefix, *(str(p) for p in loc)])

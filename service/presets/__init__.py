@@ -1,0 +1,1 @@
+"""Presets: the paper's ablation tables, served read-only from ``ablations/presets``."""
