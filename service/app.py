@@ -24,6 +24,7 @@ from service.errors import error_response, install_error_handlers
 from service.experiments.router import router as experiments_router
 from service.health.router import router as health_router
 from service.presets.router import router as presets_router
+from service.results.router import router as results_router
 from service.settings import Settings
 from service.trials.router import router as trials_router
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(DataError, _data_error)
-    for router in (experiments_router, trials_router, presets_router, health_router):
+    for router in (experiments_router, trials_router, presets_router, health_router, results_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from service.client import ApiClient, ApiError
+from service.dispatcher.cli import add_dispatcher
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -208,7 +209,9 @@ class _client:  # noqa: N801 - used as `with _client() as client`
 
 # --- entry point -----------------------------------------------------------------------------------
 
-SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_serve, add_submit, add_ls, add_show, add_cancel)
+SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    add_serve, add_submit, add_ls, add_show, add_cancel, add_dispatcher
+)
 """One ``add_NAME(subparsers)`` per subcommand; add yours here."""
 
 

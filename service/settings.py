@@ -15,6 +15,7 @@ ABLATE_RAY_ADDRESS          None (start a local Ray)               e.g. ``ray-he
 ABLATE_STORAGE_PATH         ./.ablate/ray_results                  Tune state and checkpoints
 ABLATE_DATA_ROOT            ./data                                 datasets root
 ABLATE_API_TOKEN            None (reads open, writes refused)      bearer token of the API
+ABLATE_PROTECT_READS        true                                   false: reads open even with a token
 ABLATE_HOST / ABLATE_PORT   127.0.0.1 / 8000                       where ``ablate serve`` listens
 ABLATE_MAX_TRIALS           1000                                   largest grid one POST may expand to
 ABLATE_MAX_BODY_BYTES       1048576                                request bodies above this get 413
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     storage_path: str = Field(f"./{STATE_DIR}/ray_results", description="Tune state and checkpoints.")
     data_root: str = Field("./data", description="Root folder of the datasets.")
     api_token: str | None = Field(None, description="Bearer token; required for writes, and reads when set.")
+    protect_reads: bool = Field(
+        True, description="With a token set, reads need it too; False opens reads (a loopback demo's pages)."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
     max_trials: int = Field(1000, gt=0, description="Largest number of trials one experiment may expand to.")

@@ -85,8 +85,8 @@ def test_volumes_are_declared_and_data_is_read_only() -> None:
             source, target, *mode = mount.split(":")
             if not source.startswith((".", "/", "$")):
                 assert source in declared, f"{name}: volume {source} is not declared"
-            if target == "/data":
-                assert mode == ["ro"], f"{name}: datasets must be mounted read-only"
+            if target in {"/app/data", "/app/pretrained"}:
+                assert mode == ["ro"], f"{name}: datasets and weights must be mounted read-only"
 
 
 def test_storage_is_shared_by_ray_nodes_and_dispatcher() -> None:
@@ -94,6 +94,14 @@ def test_storage_is_shared_by_ray_nodes_and_dispatcher() -> None:
         env = SERVICES[name]["environment"]
         mounts = {m.split(":")[1] for m in SERVICES[name]["volumes"]}
         assert env["ABLATE_STORAGE_PATH"].startswith("/shared/") and "/shared" in mounts
+
+
+def test_datasets_reach_every_node_where_relative_paths_resolve() -> None:
+    """Specs name data/gta etc. relative to the dispatcher's working directory (the image's /app)."""
+    assert "WORKDIR /app" in (ROOT / "docker/trainer.Dockerfile").read_text()
+    for name in ("ray-head", "ray-worker", "dispatcher"):
+        mounts = {m.split(":")[1] for m in SERVICES[name]["volumes"]}
+        assert {"/app/data", "/app/pretrained"} <= mounts, name
 
 
 def test_gpu_workers_reserve_a_gpu() -> None:

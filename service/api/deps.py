@@ -70,8 +70,9 @@ def require_reader(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """Reads are open on a server without a token, and need the token when one is set."""
-    if settings.api_token is not None and not _token_matches(settings, credentials):
+    """Reads are open on a server without a token, and need the token when one is set (unless
+    ``protect_reads`` is off, as for the embedded demo whose pages a browser opens)."""
+    if settings.api_token is not None and settings.protect_reads and not _token_matches(settings, credentials):
         raise UnauthorizedError(
             "missing or wrong bearer token: send `Authorization: Bearer $ABLATE_API_TOKEN`"
         )

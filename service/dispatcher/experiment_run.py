@@ -21,10 +21,11 @@ from ablations.execution.trainable import MlflowReporterFactory
 from service.dispatcher.sink import DatabaseCancelPoll, DatabaseTrialSink
 from service.dispatcher.tracking import open_mlflow_runs
 from service.experiments import repository as experiments
-from service.lifecycle import TRIAL_TERMINAL, ExperimentStatus, TrialStatus, experiment_outcome
+from service.lifecycle import TRIAL_TERMINAL, ExperimentStatus, TrialStatus
 from service.settings import Settings
 from service.trials import repository as trials
 from service.trials.models import Trial, TrialMetricPoint
+from service.trials.service import settle_experiment
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,26 @@ def reuse_finished_trials(session: Any, experiment_id: int, code_version: str) -
     return reused
 
 
+def resolve_paths(config: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The config with relative dataset roots and weight paths made absolute against ``base``.
+
+    Specs name paths relative to the project (``data/gta``, ``pretrained/mit_b5.pth``); Ray
+    workers run in their own trial folders (and on other nodes), so the dispatcher resolves them
+    against its working directory before a trial leaves for a worker.
+    """
+    out = {**config, "data": {**config["data"]}, "model": {**config["model"]}}
+    for domain in ("source", "target"):
+        root = Path(out["data"][domain]["root"])
+        out["data"][domain] = {**out["data"][domain], "root": str(root if root.is_absolute() else base / root)}
+    pretrained = out["model"].get("pretrained")
+    if pretrained and not Path(pretrained).is_absolute():
+        out["model"]["pretrained"] = str(base / pretrained)
+    return out
+
+
 def _payloads(rows: list[Trial], tracking_uri: str | None) -> list[TrialPayload]:
     return [
-        TrialPayload(trial_id=t.id, name=t.name, train_config=t.config,
+        TrialPayload(trial_id=t.id, name=t.name, train_config=resolve_paths(t.config, Path.cwd()),
                      mlflow_tracking_uri=tracking_uri if t.mlflow_run_id else None, mlflow_run_id=t.mlflow_run_id)
         for t in rows
     ]
@@ -94,8 +112,8 @@ def prepare(sink: DatabaseTrialSink, settings: Settings, experiment_id: int,
     with sink.transaction() as session:
         name, restore = _tune_run(settings, session, experiment_id)
         experiment = experiments.get_experiment(session, experiment_id)
-        spec, submitted = dict(experiment.spec), dict(experiment.submitted)
-        if submitted.get("reuse_results", True):
+        spec = dict(experiment.spec)
+        if experiment.reuse_results:
             n = reuse_finished_trials(session, experiment_id, code_version)
             if n:
                 log.info("experiment %s: %d trial(s) reuse earlier results", experiment_id, n)
@@ -112,10 +130,9 @@ def prepare(sink: DatabaseTrialSink, settings: Settings, experiment_id: int,
 
 
 def settle(sink: DatabaseTrialSink, experiment_id: int) -> ExperimentStatus:
-    """Make every trial terminal and set the experiment's final status from them."""
+    """Make every trial terminal and give the experiment its final status from them."""
     with sink.transaction() as session:
-        experiment = experiments.get_experiment(session, experiment_id, fresh=True)
-        cancelled = experiment.status == ExperimentStatus.CANCELLED.value
+        cancelled = experiments.get_experiment(session, experiment_id, fresh=True).status == "cancelled"
         for trial in trials.list_trials(session, experiment_id):
             if trial.status in TERMINAL:
                 continue
@@ -124,11 +141,8 @@ def settle(sink: DatabaseTrialSink, experiment_id: int) -> ExperimentStatus:
             else:
                 trials.finish_trial(session, trial.id, TrialStatus.FAILED, reason="Tune ended without a result",
                                     error="the trial ended without reporting a final result")
-        if cancelled:
-            return ExperimentStatus.CANCELLED
-        outcome = experiment_outcome([t.status for t in trials.list_trials(session, experiment_id)])
-        experiments.set_experiment_status(session, experiment_id, outcome, reason="all trials ended")
-        return outcome
+        settle_experiment(session, experiment_id)
+        return ExperimentStatus(experiments.get_experiment(session, experiment_id, fresh=True).status)
 
 
 def run_claimed_experiment(settings: Settings, experiment_id: int, code_version: str,

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.engine import make_engine, session_factory
-from service.errors import InvalidTransitionError
+from service.errors import InvalidTransitionError, NotFoundError
 from service.experiments.models import Experiment
-from service.lifecycle import ExperimentStatus, TrialStatus
+from service.lifecycle import TRIAL_TERMINAL, ExperimentStatus, TrialStatus
 from service.trials import repository as trials
 from service.trials.models import Trial
 
@@ -65,7 +65,10 @@ class DatabaseTrialSink(_LazyDatabase):
         if step is None:
             return
         with self.transaction() as session:
-            total = int(session.scalar(select(Trial.config).where(Trial.id == trial_id))["run"]["iterations"])
+            config = session.scalar(select(Trial.config).where(Trial.id == trial_id))
+            if config is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            total = int(config["run"]["iterations"])
             lines = []
             if kind == "train":
                 losses = result.get("losses") or {}
@@ -89,7 +92,7 @@ class DatabaseTrialSink(_LazyDatabase):
         summary = last_result.get("summary") if last_result.get("kind") == "end" else None
         with self.transaction() as session:
             trial = trials.get_trial(session, trial_id)
-            if trial.status in {s.value for s in (TrialStatus.SUCCEEDED, TrialStatus.FAILED, TrialStatus.CANCELLED)}:
+            if trial.status in {s.value for s in TRIAL_TERMINAL}:
                 return
             if summary is None:  # stopped by the cancel stopper before the run ended
                 trials.finish_trial(session, trial_id, TrialStatus.CANCELLED, reason="stopped on request")

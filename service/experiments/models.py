@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, utcnow
@@ -32,6 +32,9 @@ class Experiment(Base):
     dispatcher_id: Mapped[str | None] = mapped_column(String(200), doc="The dispatcher holding the lease.")
     heartbeat_at: Mapped[datetime | None] = mapped_column(doc="Last heartbeat of that dispatcher.")
     tune_run_name: Mapped[str | None] = mapped_column(String(200), doc="Ray Tune experiment name (restore).")
+    reuse_results: Mapped[bool] = mapped_column(
+        default=True, server_default=true(), doc="Reuse finished trials of the same config (deduplication)."
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]

@@ -62,10 +62,13 @@ def submit(
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=NO_NUL)
     ] = None,
     owner: Annotated[str | None, Header(alias="X-Ablate-Owner", max_length=200, pattern=NO_NUL)] = None,
+    reuse_results: Annotated[
+        bool, Query(description="Reuse the result of a finished trial with the same config hash and code version.")
+    ] = True,
 ) -> JSONResponse:
     if dry_run:
         return JSONResponse(service.dry_run(settings, body).model_dump(mode="json"), status_code=200)
-    experiment, created = service.create(session, settings, body, idempotency_key, owner)
+    experiment, created = service.create(session, settings, body, idempotency_key, owner, reuse_results)
     return JSONResponse(experiment.model_dump(mode="json"), status_code=201 if created else 200)
 
 

@@ -51,6 +51,7 @@ def create(
     body: AblationSpec | PresetRequest,
     idempotency_key: str | None,
     owner: str | None,
+    reuse_results: bool = True,
 ) -> tuple[ExperimentDetail, bool]:
     """Store the experiment and its queued trials; returns (experiment, created).
 
@@ -72,6 +73,7 @@ def create(
         owner=owner,
         idempotency_key=idempotency_key,
         request_hash=digest,
+        reuse_results=reuse_results,
     )
     stored = repository.insert_experiment(session, experiment)
     if stored is None:  # a concurrent request with the same key won the race

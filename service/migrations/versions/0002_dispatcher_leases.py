@@ -1,4 +1,5 @@
-"""Dispatcher leases and resume: lease holder and heartbeat, Tune run name, trial code version.
+"""Dispatcher leases and resume: lease holder and heartbeat, Tune run name, trial code version,
+and the per-experiment opt-out of result reuse (deduplication).
 
 Revision ID: 0002
 Revises: 0001
@@ -23,6 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("dispatcher_id", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("tune_run_name", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("reuse_results", sa.Boolean(), nullable=False, server_default=sa.true()))
     with op.batch_alter_table("trials", schema=None) as batch_op:
         batch_op.add_column(sa.Column("code_version", sa.String(length=64), nullable=True))
 
@@ -31,6 +33,7 @@ def downgrade() -> None:
     with op.batch_alter_table("trials", schema=None) as batch_op:
         batch_op.drop_column("code_version")
     with op.batch_alter_table("experiments", schema=None) as batch_op:
+        batch_op.drop_column("reuse_results")
         batch_op.drop_column("tune_run_name")
         batch_op.drop_column("heartbeat_at")
         batch_op.drop_column("dispatcher_id")

@@ -1,0 +1,128 @@
+"""HTTP routes of an experiment's results: tables in four formats, figures, the report page.
+
+Everything is computed from the database on request (two queries, see `repository.py`), so a
+running experiment's page and tables are always current and partial rows are marked partial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from ablations.results import FIGURE_NAMES, render_figure, render_report, render_table
+from service.api import examples as ex
+from service.api.deps import Reader, ReadSession, SettingsDep
+from service.errors import NotFoundError
+from service.results.repository import load_results
+from service.settings import Settings
+
+router = APIRouter(prefix="/experiments", tags=["results"])
+ExperimentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Experiment id.")]
+TableKind = Literal["ablation", "per_class", "architecture"]
+TableFormat = Literal["json", "markdown", "csv", "latex"]
+MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
+         "latex": "application/x-latex; charset=utf-8"}
+EXTENSION = {"markdown": "md", "csv": "csv", "latex": "tex"}
+
+
+@router.get(
+    "/{experiment_id}/table",
+    dependencies=[Reader],
+    summary="The paper-style table of an experiment (mean +- std over seeds, deltas, per class)",
+    responses={200: {"content": {m.split(";")[0]: {} for m in MEDIA.values()}}, **ex.refusals(401, 404, 422, 500)},
+)
+def table(
+    experiment_id: ExperimentId,
+    session: ReadSession,
+    kind: TableKind = "ablation",
+    format: TableFormat = "json",
+    download: Annotated[bool, Query(description="Serve as an attachment (CSV/LaTeX downloads).")] = False,
+) -> Response:
+    info, records = load_results(session, experiment_id)
+    rendered = render_table(kind, format, info, records)
+    if format == "json":
+        return JSONResponse(rendered)
+    headers = {}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="experiment-{experiment_id}-{kind}.{EXTENSION[format]}"'
+    return Response(str(rendered), media_type=MEDIA[format], headers=headers)
+
+
+@router.get(
+    "/{experiment_id}/figures/{filename}",
+    dependencies=[Reader],
+    summary="A figure: miou_curves, class_curves or ablation_bars, as .png or .svg",
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}, **ex.refusals(401, 404, 422, 500)},
+)
+def figure(
+    experiment_id: ExperimentId,
+    filename: Annotated[str, Path(description="NAME.png or NAME.svg", examples=["miou_curves.png"])],
+    session: ReadSession,
+    classes: Annotated[str | None, Query(description="Comma-separated classes for class_curves.")] = None,
+) -> Response:
+    name, _, ext = filename.rpartition(".")
+    if ext not in {"png", "svg"} or name not in FIGURE_NAMES:
+        raise NotFoundError(f"no figure {filename!r}; expected NAME.png or NAME.svg with NAME in {list(FIGURE_NAMES)}")
+    info, records = load_results(session, experiment_id)
+    chosen = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    try:
+        body = render_figure(name, ext, info, records, classes=chosen)
+    except ValueError as exc:
+        raise NotFoundError(str(exc)) from None
+    return Response(body, media_type="image/png" if ext == "png" else "image/svg+xml")
+
+
+def _status(info_status: str, records: list) -> dict:
+    return {"status": info_status, "trials": [
+        {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou} for r in records]}
+
+
+@router.get("/{experiment_id}/status", dependencies=[Reader], summary="Compact progress, polled by the report page",
+            responses=ex.refusals(401, 404, 422, 500))
+def status(experiment_id: ExperimentId, session: ReadSession) -> JSONResponse:
+    info, records = load_results(session, experiment_id)
+    body = _status(info.status, records)
+    body["etag"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return JSONResponse(body)
+
+
+def _compare_url(settings: Settings, mlflow_experiment_id: str | None, run_ids: list[str]) -> str | None:
+    """MLflow's side-by-side view of the experiment's trial runs (its UI's compare-runs route)."""
+    run_url = settings.mlflow_run_url(mlflow_experiment_id, run_ids[0]) if run_ids else None
+    if run_url is None:
+        return None
+    root = run_url.split("/#/")[0]
+    return f"{root}/#/compare-runs?runs={json.dumps(run_ids)}&experiments={json.dumps([mlflow_experiment_id])}"
+
+
+def _urls(settings: Settings, experiment_id: int, mlflow_experiment_id: str | None, run_ids: dict[str, str]) -> dict:
+    base = f"/experiments/{experiment_id}"
+    runs = {tid: url for tid, rid in run_ids.items()
+            if (url := settings.mlflow_run_url(mlflow_experiment_id, rid)) is not None}
+    return {
+        "status_json": f"{base}/status",
+        "figures": {name: f"{base}/figures/{name}.png" for name in FIGURE_NAMES},
+        "downloads": {f"{kind} table ({fmt.upper() if fmt == 'csv' else 'LaTeX'})":
+                      f"{base}/table?kind={kind}&format={fmt}&download=true"
+                      for kind in ("ablation", "per_class") for fmt in ("csv", "latex")},
+        "mlflow_compare": _compare_url(settings, mlflow_experiment_id, sorted(run_ids.values())),
+        "mlflow_runs": runs,
+    }
+
+
+@router.get("/{experiment_id}/report", dependencies=[Reader], response_class=HTMLResponse,
+            summary="The report page: progress, tables, figures and MLflow links",
+            responses={200: {"content": {"text/html": {}}}, **ex.refusals(401, 404, 422, 500)})
+def report(experiment_id: ExperimentId, session: ReadSession, settings: SettingsDep) -> HTMLResponse:
+    from service.experiments import repository as experiments
+    from service.trials import repository as trials
+
+    info, records = load_results(session, experiment_id)
+    experiment = experiments.get_experiment(session, experiment_id)
+    run_ids = {str(t.id): t.mlflow_run_id for t in trials.list_trials(session, experiment_id) if t.mlflow_run_id}
+    urls = _urls(settings, experiment_id, experiment.mlflow_experiment_id, run_ids)
+    return HTMLResponse(render_report(info, records, urls))
