@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from service.client import ApiClient, ApiError
 from service.dispatcher.cli import add_dispatcher
+from service.results.cli import add_report, add_table, add_watch
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -210,7 +211,7 @@ class _client:  # noqa: N801 - used as `with _client() as client`
 # --- entry point -----------------------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
-    add_serve, add_submit, add_ls, add_show, add_cancel, add_dispatcher
+    add_serve, add_submit, add_ls, add_show, add_cancel, add_dispatcher, add_watch, add_table, add_report
 )
 """One ``add_NAME(subparsers)`` per subcommand; add yours here."""
 

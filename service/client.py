@@ -45,6 +45,13 @@ class ApiClient:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    def text(self, path: str, **params: Any) -> str:
+        """A GET whose answer is text (Markdown, CSV or LaTeX tables)."""
+        return self._send("GET", path, params=params).text
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -55,7 +62,7 @@ class ApiClient:
             ) from None
         if response.status_code >= 400:
             raise _error(response)
-        return response.json()
+        return response
 
     def submit(self, body: dict[str, Any], dry_run: bool = False, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
@@ -73,6 +80,9 @@ class ApiClient:
 
     def cancel_experiment(self, experiment_id: int) -> Any:
         return self.request("POST", f"/experiments/{experiment_id}/cancel")
+
+    def trials(self, experiment_id: int) -> Any:
+        return self.request("GET", f"/experiments/{experiment_id}/trials")
 
     def cancel_trial(self, trial_id: int) -> Any:
         return self.request("POST", f"/trials/{trial_id}/cancel")

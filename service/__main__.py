@@ -1,0 +1,5 @@
+"""``python -m service ...`` is the ``ablate`` command (for environments without the entry point)."""
+
+from service.cli import main
+
+main()
