@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ablations.execution.payload import TrialPayload
 from ablations.execution.runner import ExperimentRun, TrialResources, can_restore_path, run_experiment
 from ablations.execution.trainable import MlflowReporterFactory
+from service.dispatcher.results_logging import log_experiment_results
 from service.dispatcher.sink import DatabaseCancelPoll, DatabaseTrialSink
 from service.dispatcher.tracking import open_mlflow_runs
 from service.experiments import repository as experiments
@@ -160,4 +161,6 @@ def run_claimed_experiment(settings: Settings, experiment_id: int, code_version:
         log.info("experiment %s: running %d trial(s) on Ray Tune%s", experiment_id, len(payloads),
                  " (restored)" if restore else "")
         run_experiment(run, sink, DatabaseCancelPoll(settings.database_url, experiment_id), restore=restore)
-    return settle(sink, experiment_id)
+    status = settle(sink, experiment_id)
+    log_experiment_results(sink, settings, experiment_id)
+    return status
