@@ -34,7 +34,7 @@ test-fast: install
 	$(VENV)/bin/pytest -q -m "not slow and not browser" -p no:cacheprovider
 
 demo: install
-	$(PY) -m service.demo
+	$(PY) -m service.demo $(ARGS)
 
 clean:
 	rm -rf .ablate runs data/synthetic
