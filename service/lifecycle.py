@@ -28,7 +28,10 @@ class ExperimentStatus(StrEnum):
 
 
 TRIAL_TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
-    TrialStatus.QUEUED: frozenset({TrialStatus.RUNNING, TrialStatus.CANCELLED, TrialStatus.FAILED}),
+    # queued -> succeeded: deduplication settles a trial with an identical earlier trial's result.
+    TrialStatus.QUEUED: frozenset(
+        {TrialStatus.RUNNING, TrialStatus.CANCELLED, TrialStatus.FAILED, TrialStatus.SUCCEEDED}
+    ),
     # running -> queued: a worker died and Tune restarts the trial from its checkpoint.
     TrialStatus.RUNNING: frozenset(
         {TrialStatus.SUCCEEDED, TrialStatus.FAILED, TrialStatus.CANCELLED, TrialStatus.QUEUED}

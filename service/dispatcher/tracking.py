@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from ablations.tracking import (
@@ -27,8 +28,10 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 
 
-def mlflow_experiment_name(experiment_id: int, name: str) -> str:
-    return f"ablate-{experiment_id}-{name}"
+def mlflow_experiment_name(experiment_id: int, name: str, created_at: datetime) -> str:
+    """Readable and unique per service database: two deployments sharing one MLflow server (or a
+    database recreated from scratch) never write into each other's experiment."""
+    return f"ablate-{experiment_id}-{name}-{created_at:%Y%m%dT%H%M%S%f}"
 
 
 def open_mlflow_runs(sink: Any, settings: Settings, experiment_id: int) -> bool:
@@ -58,7 +61,7 @@ def _open_runs(sink: Any, settings: Settings, experiment_id: int) -> None:
         untracked = [t for t in trials.list_trials(session, experiment_id) if t.mlflow_run_id is None]
     tags = {"ablation.experiment_id": str(experiment_id)}
     mlflow_id = experiment.mlflow_experiment_id or ensure_experiment(
-        client, mlflow_experiment_name(experiment_id, experiment.name), tags)
+        client, mlflow_experiment_name(experiment_id, experiment.name, experiment.created_at), tags)
     parent = experiment.mlflow_parent_run_id or create_parent_run(client, mlflow_id, experiment.name, tags=tags)
     revision = code_version()
     run_ids = {t.id: create_trial_run(client, mlflow_id, parent, t, service_experiment_id=str(experiment_id),

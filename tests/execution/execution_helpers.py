@@ -88,6 +88,29 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 120.0, what: st
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def trial_worker_processes() -> list[Any]:
+    """The Ray worker processes running a Tune function trial (titled ``ray::ImplicitFunc...``).
+
+    Found by process title, so no Ray dashboard (state API) is needed.
+    """
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(process.info.get("cmdline") or []) + " " + (process.info.get("name") or "")
+        if "ImplicitFunc" in title:
+            found.append(process)
+    return found
+
+
+def raylet_of(process: Any) -> int | None:
+    """The pid of the raylet (node) a worker process belongs to: its nearest raylet ancestor."""
+    for parent in process.parents():
+        if "raylet" in (parent.name() or ""):
+            return int(parent.pid)
+    return None
+
+
 class Background:
     """Runs a callable in a thread and keeps its result or exception for the test to check."""
 

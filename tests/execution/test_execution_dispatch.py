@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from execution_helpers import Background, claim, submit, tiny_spec, trial_rows, wait_until
+from execution_helpers import Background, claim, submit, tiny_spec, trial_rows, trial_worker_processes, wait_until
 from mlflow.tracking import MlflowClient
 
 from service.dispatcher.experiment_run import run_claimed_experiment
@@ -46,7 +46,7 @@ def test_experiment_runs_to_the_end(migrated_url: str, tmp_path: Path, tiny_benc
         assert [m.step for m in history] == [3, 6]
         assert len(client.get_metric_history(row["mlflow_run_id"], "val/iou/road")) == 2
         run = client.get_run(row["mlflow_run_id"])
-        assert run.data.tags["mlflow.parentRunId"] and run.data.params["uda.fd.enabled"] in {"True", "False"}
+        assert run.data.tags["mlflow.parentRunId"] and run.data.params["uda.fd.enabled"] in {"true", "false"}
         assert [a.path for a in client.list_artifacts(row["mlflow_run_id"], "figures")]
     parent = client.get_run(rows[0]["mlflow_run_id"]).data.tags["mlflow.parentRunId"]
     tables = {a.path for a in client.list_artifacts(parent, "tables")}
@@ -81,8 +81,8 @@ def test_cancel_a_running_trial_then_retry_it(migrated_url: str, tmp_path: Path,
 
 
 def test_identical_trials_reuse_earlier_results(migrated_url: str, tmp_path: Path, tiny_bench: Path,
-                                                local_ray: None) -> None:
-    settings = _settings(migrated_url, tmp_path, "http://127.0.0.1:9")
+                                                local_ray: None, mlflow_server: Any) -> None:
+    settings = _settings(migrated_url, tmp_path, mlflow_server.url)
     first = submit(settings, tiny_spec(tiny_bench, name="first", variants=[{"name": "full"}]))
     claim(settings, first)
     assert run_claimed_experiment(settings, first, CODE).value == "succeeded"
@@ -131,17 +131,15 @@ def test_mlflow_outage_does_not_fail_the_trial(migrated_url: str, tmp_path: Path
 
 
 def _kill_a_trial_worker() -> int:
-    from ray.util.state import list_actors
-
-    actors = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if "ImplicitFunc" in a.class_name]
-    assert actors, "no running trial actor"
-    os.kill(actors[0].pid, signal.SIGKILL)
-    return int(actors[0].pid)
+    workers = trial_worker_processes()
+    assert workers, "no running trial worker"
+    os.kill(workers[0].pid, signal.SIGKILL)
+    return int(workers[0].pid)
 
 
 def test_a_killed_worker_resumes_from_its_checkpoint(migrated_url: str, tmp_path: Path, tiny_bench: Path,
-                                                     local_ray: None) -> None:
-    settings = _settings(migrated_url, tmp_path, "http://127.0.0.1:9")
+                                                     local_ray: None, mlflow_server: Any) -> None:
+    settings = _settings(migrated_url, tmp_path, mlflow_server.url)
     spec = tiny_spec(tiny_bench, iterations=60, variants=[{"name": "full"}])
     spec["base"]["run"].update(eval_interval=30, checkpoint_interval=10)
     experiment_id = submit(settings, spec)

@@ -8,7 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from execution_helpers import Background, claim, submit, tiny_spec, trial_rows, wait_until
+from execution_helpers import (
+    Background,
+    claim,
+    raylet_of,
+    submit,
+    tiny_spec,
+    trial_rows,
+    trial_worker_processes,
+    wait_until,
+)
 
 from service.dispatcher.experiment_run import run_claimed_experiment
 from service.settings import Settings
@@ -36,12 +45,14 @@ def cluster() -> Iterator[object]:
 
 
 def _node_of_running_trial(cluster: object) -> object:
-    from ray.util.state import list_actors
-
-    actors = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if "ImplicitFunc" in a.class_name]
-    assert actors, "no running trial actor"
-    node_id = actors[0].node_id
-    return next(n for n in cluster.worker_nodes if n.node_id == node_id)  # type: ignore[attr-defined]
+    workers = trial_worker_processes()
+    assert workers, "no running trial worker"
+    raylet = raylet_of(workers[0])
+    for node in cluster.worker_nodes:  # type: ignore[attr-defined]
+        pids = {p.process.pid for p in node.all_processes.get("raylet", [])}
+        if raylet in pids:
+            return node
+    raise AssertionError(f"the trial's raylet {raylet} is not one of the worker nodes")
 
 
 def test_trial_survives_the_loss_of_its_node(migrated_url: str, tmp_path: Path, tiny_bench: Path,
