@@ -55,8 +55,7 @@ class Dispatcher:
         self._stop.set()
 
     def _connect_ray(self) -> None:
-        context = connect(self.settings.ray_address)
-        self._ray_address = self.settings.ray_address or context.gcs_address
+        self._ray_address = connect(self.settings.ray_address)
         log.info("dispatcher %s on Ray %s", self.dispatcher_id, self._ray_address)
 
     def _spawn(self, experiment_id: int) -> None:
