@@ -29,6 +29,15 @@ def _command(service: dict) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command or [])
 
 
+def _mount(spec: str) -> tuple[str, str, str]:
+    """(source, target, mode) of a short-syntax volume; the source may hold ``${VAR:-default}``."""
+    mode = ""
+    if spec.endswith((":ro", ":rw")):
+        spec, mode = spec[:-3], spec[-2:]
+    source, _, target = spec.rpartition(":")
+    return source, target, mode
+
+
 def _dockerfile(service: dict) -> Path | None:
     build = service.get("build")
     return ROOT / build["dockerfile"] if build else None
@@ -82,17 +91,17 @@ def test_volumes_are_declared_and_data_is_read_only() -> None:
     declared = set(COMPOSE.get("volumes") or {})
     for name, service in SERVICES.items():
         for mount in service.get("volumes") or []:
-            source, target, *mode = mount.split(":")
+            source, target, mode = _mount(mount)
             if not source.startswith((".", "/", "$")):
                 assert source in declared, f"{name}: volume {source} is not declared"
             if target in {"/app/data", "/app/pretrained"}:
-                assert mode == ["ro"], f"{name}: datasets and weights must be mounted read-only"
+                assert mode == "ro", f"{name}: datasets and weights must be mounted read-only"
 
 
 def test_storage_is_shared_by_ray_nodes_and_dispatcher() -> None:
     for name in ("ray-head", "ray-worker", "dispatcher"):
         env = SERVICES[name]["environment"]
-        mounts = {m.split(":")[1] for m in SERVICES[name]["volumes"]}
+        mounts = {_mount(m)[1] for m in SERVICES[name]["volumes"]}
         assert env["ABLATE_STORAGE_PATH"].startswith("/shared/") and "/shared" in mounts
 
 
@@ -100,7 +109,7 @@ def test_datasets_reach_every_node_where_relative_paths_resolve() -> None:
     """Specs name data/gta etc. relative to the dispatcher's working directory (the image's /app)."""
     assert "WORKDIR /app" in (ROOT / "docker/trainer.Dockerfile").read_text()
     for name in ("ray-head", "ray-worker", "dispatcher"):
-        mounts = {m.split(":")[1] for m in SERVICES[name]["volumes"]}
+        mounts = {_mount(m)[1] for m in SERVICES[name]["volumes"]}
         assert {"/app/data", "/app/pretrained"} <= mounts, name
 
 
