@@ -7,12 +7,12 @@ Chromium is part of what is tested: when it is missing the test fails with the i
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,16 +26,6 @@ from ablations.results import (
     render_table,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "tests" / "artifacts"
 
 
@@ -70,42 +60,24 @@ def served_report(tmp_path: Path, info: ExperimentInfo, records: list[TrialRecor
 
 @pytest.mark.browser
 def test_report_page_in_chromium(
-    served_report: str, info: ExperimentInfo, records: list[TrialRecord]
+    served_report: str, info: ExperimentInfo, records: list[TrialRecord], chromium_page: tuple[Any, list[str]]
 ) -> None:
-    chromium = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(
-            "Chromium not found at /usr/bin/chromium: install it with "
-            "`apt-get update && apt-get install -y chromium chromium-driver` (CI does)"
-        )
-    from playwright.sync_api import sync_playwright
+    page, errors = chromium_page
+    page.goto(served_report, wait_until="load")
+    page.wait_for_load_state("networkidle")
 
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(served_report, wait_until="load")
-            page.wait_for_load_state("networkidle")
+    for kind in ("ablation", "per_class"):
+        expected = render_table(kind, "json", info, records)
+        assert isinstance(expected, dict)
+        table = page.locator(f"#table-{kind}")
+        headers = table.locator("thead th").all_inner_texts()
+        assert headers == [c["title"] for c in expected["columns"]]
+        shown = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
+        assert shown == [r["cells"] for r in expected["display_rows"]]
+    assert page.locator("#trial-progress tbody tr").count() == len(records)
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) == len(FIGURE_NAMES) and all(w > 0 for w in widths)
 
-            for kind in ("ablation", "per_class"):
-                expected = render_table(kind, "json", info, records)
-                assert isinstance(expected, dict)
-                table = page.locator(f"#table-{kind}")
-                headers = table.locator("thead th").all_inner_texts()
-                assert headers == [c["title"] for c in expected["columns"]]
-                shown = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
-                assert shown == [r["cells"] for r in expected["display_rows"]]
-            assert page.locator("#trial-progress tbody tr").count() == len(records)
-            widths = page.eval_on_selector_all(
-                "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
-            )
-            assert len(widths) == len(FIGURE_NAMES) and all(w > 0 for w in widths)
-
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "results_report.png"), full_page=True)
-        finally:
-            browser.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "results_report.png"), full_page=True)
     assert errors == [], f"console errors on the report page: {errors}"
