@@ -25,7 +25,6 @@ import httpx
 
 STATE = Path(".ablate")
 DATA = Path("data/synthetic")
-IDEMPOTENCY_KEY = "demo-quickstart-v1"
 
 
 def say(text: str) -> None:
@@ -91,7 +90,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], name: str, timeout
     raise SystemExit(f"{name} did not become healthy in {timeout_s:.0f} s; see {STATE}/logs/{name}.log")
 
 
-def run(stay: bool) -> int:
+def run(preset: str, stay: bool) -> int:
     from ablations.tracking import start_mlflow_server
     from service.client import ApiClient
     from service.watch import watch
@@ -115,10 +114,10 @@ def run(stay: bool) -> int:
         stack.enter_context(_process("dispatcher", [sys.executable, "-m", "service", "dispatcher"], env))
 
         client = ApiClient(api_url, token)
-        experiment = client.submit({"preset": "quickstart"}, idempotency_key=IDEMPOTENCY_KEY)
+        experiment = client.submit({"preset": preset}, idempotency_key=f"demo-{preset}-v1")
         experiment_id = experiment["id"]
         say(f"experiment {experiment_id} '{experiment['name']}': {experiment['trials_total']} trials "
-            f"(POST /experiments, preset quickstart)")
+            f"(POST /experiments, preset {preset})")
         status = watch(client, experiment_id)
         say(f"experiment {experiment_id}: {status}")
         sys.stdout.write(client.text(f"/experiments/{experiment_id}/table", format="markdown") + "\n")
@@ -139,10 +138,11 @@ def run(stay: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--exit", action="store_true", help="stop the stack after printing the table")
+    parser.add_argument("--preset", default="quickstart", help="the preset to run (default: quickstart)")
     args = parser.parse_args(argv)
     stay = not args.exit and sys.stdin.isatty() and os.environ.get("CI") is None
     try:
-        return run(stay)
+        return run(args.preset, stay)
     except KeyboardInterrupt:
         say("stopped (Ctrl-C); a second `make demo` resumes where this one left off")
         return 130

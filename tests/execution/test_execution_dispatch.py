@@ -152,3 +152,31 @@ def test_a_killed_worker_resumes_from_its_checkpoint(migrated_url: str, tmp_path
     assert row["attempts"] == 2, row["history"]
     assert any(to == "queued" and "checkpoint" in reason for _, to, reason in row["history"])
     assert [p["step"] for p in row["curve"]] == [30, 60]
+
+
+def test_failed_trial_keeps_its_error_and_retry_reruns_only_it(migrated_url: str, tmp_path: Path,
+                                                                 tiny_bench: Path, local_ray: None,
+                                                                 mlflow_server: Any) -> None:
+    from service.db.engine import make_engine, session_factory
+    from service.experiments import service as experiment_service
+
+    settings = _settings(migrated_url, tmp_path, mlflow_server.url)
+    spec = tiny_spec(tiny_bench, variants=[
+        {"name": "good"}, {"name": "broken", "overrides": {"model.pretrained": "/nonexistent/mit_b0.pth"}}])
+    experiment_id = submit(settings, spec)
+    claim(settings, experiment_id)
+    assert run_claimed_experiment(settings, experiment_id, CODE, max_failures=0).value == "failed"
+    rows = {r["name"].split("/")[0]: r for r in trial_rows(settings, experiment_id)}
+    assert rows["good"]["status"] == "succeeded"
+    assert rows["broken"]["status"] == "failed" and "/nonexistent/mit_b0.pth" in rows["broken"]["error"]
+    assert rows["broken"]["log_tail"], "the last log lines are kept on the failed trial"
+
+    with session_factory(make_engine(settings.database_url)).begin() as session:
+        experiment_service.retry(session, experiment_id)
+    after_retry = {r["name"].split("/")[0]: r for r in trial_rows(settings, experiment_id)}
+    assert after_retry["good"]["status"] == "succeeded" and after_retry["broken"]["status"] == "queued"
+    claim(settings, experiment_id)
+    assert run_claimed_experiment(settings, experiment_id, CODE, max_failures=0).value == "failed"
+    final = {r["name"].split("/")[0]: r for r in trial_rows(settings, experiment_id)}
+    assert final["good"]["attempts"] == 1, "a succeeded trial is never re-run"
+    assert final["broken"]["attempts"] == 2
