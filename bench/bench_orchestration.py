@@ -31,7 +31,7 @@ from ablations.expand import expand  # noqa: E402
 from ablations.spec import AblationSpec  # noqa: E402
 from ablations.tracking import start_mlflow_server  # noqa: E402
 from service.db.migrate import upgrade_head  # noqa: E402
-from service.dispatcher.experiment_run import resolve_paths, run_claimed_experiment  # noqa: E402
+from service.dispatcher.experiment_run import publish_results, resolve_paths, run_claimed_experiment  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 
@@ -52,6 +52,9 @@ def run_service(root: Path, bench: Path, mlflow_url: str, trials: int, iteration
     status = run_claimed_experiment(settings, experiment_id, f"bench-{tag}")
     elapsed = time.perf_counter() - started
     assert status.value == "succeeded", status
+    published = time.perf_counter()
+    publish_results(settings, experiment_id)
+    print(f"  (then tables and figures to MLflow: {time.perf_counter() - published:.1f} s)")
     return elapsed
 
 

@@ -161,6 +161,10 @@ def run_claimed_experiment(settings: Settings, experiment_id: int, code_version:
         log.info("experiment %s: running %d trial(s) on Ray Tune%s", experiment_id, len(payloads),
                  " (restored)" if restore else "")
         run_experiment(run, sink, DatabaseCancelPoll(settings.database_url, experiment_id), restore=restore)
-    status = settle(sink, experiment_id)
-    log_experiment_results(sink, settings, experiment_id)
-    return status
+    return settle(sink, experiment_id)
+
+
+def publish_results(settings: Settings, experiment_id: int) -> bool:
+    """The ended experiment's tables and figures to MLflow (after its status is final, so the
+    results are on the API without waiting for this; see `results_logging`)."""
+    return log_experiment_results(DatabaseTrialSink(settings.database_url), settings, experiment_id)

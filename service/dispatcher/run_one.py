@@ -12,7 +12,7 @@ import logging
 import sys
 
 from ablations.execution.ray_runtime import connect
-from service.dispatcher.experiment_run import run_claimed_experiment
+from service.dispatcher.experiment_run import publish_results, run_claimed_experiment
 from service.settings import get_settings
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     connect(args.ray_address or settings.ray_address)
     status = run_claimed_experiment(settings, args.experiment_id, args.code_version, args.max_failures)
     logging.getLogger(__name__).info("experiment %s ended: %s", args.experiment_id, status.value)
+    publish_results(settings, args.experiment_id)
     return 0
 
 

@@ -18,7 +18,7 @@ import pytest
 from execution_helpers import Background, claim, submit, tiny_spec, trial_rows, trial_worker_processes, wait_until
 from mlflow.tracking import MlflowClient
 
-from service.dispatcher.experiment_run import run_claimed_experiment
+from service.dispatcher.experiment_run import publish_results, run_claimed_experiment
 from service.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -36,6 +36,7 @@ def test_experiment_runs_to_the_end(migrated_url: str, tmp_path: Path, tiny_benc
     claim(settings, experiment_id)
     status = run_claimed_experiment(settings, experiment_id, CODE)
     assert status.value == "succeeded"
+    assert publish_results(settings, experiment_id)
     rows = trial_rows(settings, experiment_id)
     assert {r["status"] for r in rows} == {"succeeded"}
     client = MlflowClient(mlflow_server.url)
