@@ -155,10 +155,13 @@ class MlflowReporter:
 
     def _artifacts(self, summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(local file, artifact folder) pairs that exist on disk: final and best checkpoints, metrics log."""
-        final = summary.get("checkpoint") or (
+        final = summary.get("model") or summary.get("checkpoint") or (
             self._checkpoints[max(self._checkpoints)] if self._checkpoints else None
         )
-        best = summary.get("best_checkpoint") or self._checkpoints.get(summary.get("best_step", -1))
+        best = summary.get("best_model") or summary.get("best_checkpoint") or self._checkpoints.get(
+            summary.get("best_step", -1))
+        if summary.get("best_step") is not None and summary.get("best_step") == summary.get("final_step"):
+            best = None  # the best evaluation is the final one: the same weights, uploaded once
         wanted = [
             (final, "checkpoints/final"),
             (best, "checkpoints/best"),

@@ -49,6 +49,8 @@ def test_experiment_runs_to_the_end(migrated_url: str, tmp_path: Path, tiny_benc
         run = client.get_run(row["mlflow_run_id"])
         assert run.data.tags["mlflow.parentRunId"] and run.data.params["uda.fd.enabled"] in {"true", "false"}
         assert [a.path for a in client.list_artifacts(row["mlflow_run_id"], "figures")]
+        final = [a.path for a in client.list_artifacts(row["mlflow_run_id"], "checkpoints/final")]
+        assert final == ["checkpoints/final/model_final.pt"], final
     parent = client.get_run(rows[0]["mlflow_run_id"]).data.tags["mlflow.parentRunId"]
     tables = {a.path for a in client.list_artifacts(parent, "tables")}
     assert {"tables/ablation.md", "tables/ablation.csv", "tables/ablation.tex", "tables/ablation.json"} <= tables

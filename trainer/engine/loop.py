@@ -38,10 +38,13 @@ from trainer.engine.history import EvalHistory
 from trainer.engine.reporting import CompositeReporter, JsonlReporter, Reporter
 from trainer.engine.runtime import resolve_device, seed_everything
 from trainer.evaluation import evaluate_segmentor
-from trainer.models import build_segmentor_from_config
+from trainer.models import build_segmentor_from_config, save_segmentor_checkpoint
 from trainer.uda import TrainingDiverged, UDAStep
 
 log = logging.getLogger(__name__)
+
+FINAL_MODEL = "model_final.pt"
+BEST_MODEL = "model_best.pt"
 
 
 def resolve_resume(resume: str | Path | None, output_dir: str | Path) -> Path | None:
@@ -127,6 +130,8 @@ class _Loop:
                     break
         finally:
             bar.close()
+        last_eval = self.history.last
+        self._export_model(FINAL_MODEL, done, None if last_eval is None else last_eval.miou)
         summary = self._summary(done, stopped)
         self.reporter.on_end(summary)
         return summary
@@ -173,6 +178,8 @@ class _Loop:
             )
         self.history.add(step, result.per_class_iou, result.miou)
         log.info("step %d: mIoU %.2f", step, result.miou)
+        if self.history.best_step == step:
+            self._export_model(BEST_MODEL, step, result.miou)
         self.reporter.on_eval(step, dict(result.per_class_iou), result.miou)
 
     def _checkpoint(self, step: int) -> None:
@@ -193,6 +200,12 @@ class _Loop:
         prune_checkpoints(self.output_dir, self.cfg.run.keep_checkpoints)
         self.reporter.on_checkpoint(step, path)
 
+    def _export_model(self, name: str, step: int, miou: float | None) -> None:
+        """The student's weights alone in the model format (`build_segmentor_from_checkpoint`,
+        `python -m trainer evaluate`): what people share and compare, a fifth of a resume
+        checkpoint (which also holds the teacher, the FD encoder and the optimizer)."""
+        save_segmentor_checkpoint(self.step.student, self.output_dir / name, extra={"step": step, "miou": miou})
+
     def _summary(self, step: int, stopped: bool) -> dict[str, Any]:
         last = self.history.last
         return {
@@ -202,6 +215,8 @@ class _Loop:
             "best_miou": self.history.best_miou,
             "best_step": self.history.best_step,
             "checkpoint": None if self.last_checkpoint is None else str(self.last_checkpoint),
+            "model": str(self.output_dir / FINAL_MODEL),
+            "best_model": str(self.output_dir / BEST_MODEL) if (self.output_dir / BEST_MODEL).is_file() else None,
             "metrics_path": str(self.jsonl.metrics_path),
             "stopped": stopped,
             "total_steps": self.cfg.run.iterations,
