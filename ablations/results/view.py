@@ -78,6 +78,11 @@ def fmt_p_value(p: float | None) -> str:
 
 
 def best_index(values: Sequence[float | None]) -> int | None:
-    """Index of the largest known value (the row or cell to set in bold), None when none is known."""
+    """Index of the largest known value (the row or cell to set in bold); None when no value is
+    known or when several rows share the largest (a tie, e.g. every row at 0 IoU, has no best)."""
     known = [(v, i) for i, v in enumerate(values) if v is not None]
-    return max(known, key=lambda pair: pair[0])[1] if known else None  # first of equals
+    if not known:
+        return None
+    top = max(v for v, _ in known)
+    winners = [i for v, i in known if v == top]
+    return winners[0] if len(winners) == 1 else None

@@ -71,3 +71,12 @@ def test_vectorised_welch_matches_one_by_one() -> None:
         pytest.approx(welch_p_value([1.0, 2.0], [3.0, 3.0])),
     ]
     assert welch_p_values([[1.0, 2.0]], [3.0]) == [None]
+
+
+def test_a_tie_has_no_best_row() -> None:
+    from ablations.results.view import best_index
+
+    assert best_index([0.0, 0.0, None]) is None
+    assert best_index([1.0, 3.0, 3.0]) is None
+    assert best_index([1.0, 3.0, None, 2.0]) == 1
+    assert best_index([None, None]) is None
