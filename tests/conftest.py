@@ -183,6 +183,13 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture
+def artifacts_dir() -> Path:
+    """tests/artifacts/: screenshots and other files a test run keeps for people to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
 def chromium_page() -> Iterator[tuple[Any, list[str]]]:
     """A page in Debian's headless Chromium (driven by Playwright) and the console errors it logs.
 

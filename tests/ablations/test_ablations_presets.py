@@ -12,7 +12,7 @@ from ablations.spec import SpecError
 from trainer.config import TrainConfig
 
 PAPER_TABLES = ("strategies", "rcs_temperature", "feature_distance", "architecture", "encoder", "decoder")
-ALL_PRESETS = sorted([f"{t}_{b}" for t in PAPER_TABLES for b in ("gta", "synthia")] + ["quickstart"])
+ALL_PRESETS = sorted([f"{t}_{b}" for t in PAPER_TABLES for b in ("gta", "synthia")] + ["quickstart", "synthetic_gap"])
 
 
 def _row(name: str, variant: str, **sweep: object) -> TrainConfig:
@@ -43,6 +43,7 @@ def test_grid_sizes() -> None:
     assert sizes["encoder_gta"] == 3 * 3 * 1
     assert sizes["decoder_gta"] == 3 * 2 * 3
     assert sizes["quickstart"] == 3
+    assert sizes["synthetic_gap"] == 9  # source-only, UDA, oracle x 3 seeds
 
 
 def test_strategies_rows_follow_the_paper() -> None:

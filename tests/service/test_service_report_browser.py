@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,9 +75,8 @@ def _populate(url: str, app: Any) -> int:
 
 
 @pytest.mark.browser
-def test_report_page_in_chromium(live_api: tuple[str, Any], chromium_page: tuple[Any, list[str]]) -> None:
-    from conftest import ARTIFACTS
-
+def test_report_page_in_chromium(live_api: tuple[str, Any], chromium_page: tuple[Any, list[str]],
+                                 artifacts_dir: Path) -> None:
     url, app = live_api
     experiment_id = _populate(url, app)
     page, errors = chromium_page
@@ -95,6 +95,5 @@ def test_report_page_in_chromium(live_api: tuple[str, Any], chromium_page: tuple
     for link in page.locator("a[href*='format=csv'], a[href*='format=latex']").all():
         assert httpx.get(url + str(link.get_attribute("href"))).status_code == 200
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "service_report.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "service_report.png"), full_page=True)
     assert errors == [], f"console errors on the report page: {errors}"
