@@ -7,6 +7,8 @@ the database URL and open their engine lazily in whichever process uses them.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -52,7 +54,18 @@ def _iou_percent(values: dict[str, Any]) -> dict[str, float]:
 
 
 class DatabaseTrialSink(_LazyDatabase):
-    """Keeps trial rows true: running, progress, curve points, retries, final results, errors."""
+    """Keeps trial rows true: running, progress, curve points, retries, final results, errors.
+
+    Tune calls it from its driver loop, one result at a time, so a database write per training
+    log line would slow every trial of the experiment: plain progress ("train" results) is
+    written at most every ``progress_interval_s`` per trial; evaluations, retries and ends always.
+    """
+
+    progress_interval_s = 1.0
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url)
+        self._progress_written: dict[int, float] = {}
 
     def trial_started(self, trial_id: int) -> None:
         with self.transaction() as session:
@@ -64,6 +77,10 @@ class DatabaseTrialSink(_LazyDatabase):
         kind, step = result.get("kind"), result.get("step")
         if step is None:
             return
+        now = time.monotonic()
+        if kind == "train" and now - self._progress_written.get(trial_id, -math.inf) < self.progress_interval_s:
+            return
+        self._progress_written[trial_id] = now
         with self.transaction() as session:
             config = session.scalar(select(Trial.config).where(Trial.id == trial_id))
             if config is None:
