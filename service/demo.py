@@ -116,6 +116,9 @@ def run(preset: str, stay: bool) -> int:
         client = ApiClient(api_url, token)
         experiment = client.submit({"preset": preset}, idempotency_key=f"demo-{preset}-v1")
         experiment_id = experiment["id"]
+        if experiment["status"] in ("failed", "cancelled"):
+            say(f"experiment {experiment_id} was {experiment['status']}: retrying its failed and cancelled trials")
+            client.request("POST", f"/experiments/{experiment_id}/retry")
         say(f"experiment {experiment_id} '{experiment['name']}': {experiment['trials_total']} trials "
             f"(POST /experiments, preset {preset})")
         status = watch(client, experiment_id)

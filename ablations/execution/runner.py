@@ -49,7 +49,7 @@ class ExperimentRun:
 
     @property
     def path(self) -> Path:
-        return Path(self.storage_path) / self.name
+        return Path(self.storage_path).resolve() / self.name
 
 
 def _trainable(run: ExperimentRun) -> Any:
@@ -70,7 +70,10 @@ def _run_config(run: ExperimentRun, sink: TrialEventSink, cancel_poll: CancelPol
 
 
 def can_restore_path(path: Path) -> bool:
-    """Whether Tune state of an experiment exists at ``path`` (a previous driver started it)."""
+    """Whether Tune state of an experiment exists at ``path`` (a previous driver started it).
+
+    Tune wants an absolute path or URI (a relative one is parsed as a URI without a scheme)."""
+    path = path.resolve()
     return path.is_dir() and tune.Tuner.can_restore(str(path))
 
 

@@ -71,8 +71,9 @@ def dispatchers() -> Iterator[list[DispatcherProcess]]:
 
 def test_killed_dispatcher_is_resumed_by_the_next(migrated_url: str, tmp_path: Path, tiny_bench: Path,
                                                   mlflow_server: Any, dispatchers: list[DispatcherProcess]) -> None:
+    # A relative storage path, as the default ./.ablate/ray_results is (Tune's restore needs it absolute).
     settings = Settings(database_url=migrated_url, mlflow_tracking_uri=mlflow_server.url,
-                        storage_path=str(tmp_path / "tune"))
+                        storage_path=os.path.relpath(tmp_path / "tune", ROOT))
     spec = tiny_spec(tiny_bench, iterations=60, variants=[{"name": "short", "overrides": {"run.iterations": 6}},
                                                           {"name": "long"}])
     spec["base"]["run"].update(eval_interval=30, checkpoint_interval=10)
