@@ -173,3 +173,14 @@ def test_divergence_stops_with_the_last_good_checkpoint(synthetic: Path, tmp_pat
     assert steps and steps[-1] < 6
     for _, path in list_checkpoints(tmp_path / "nan"):
         assert all(torch.isfinite(v).all() for v in load_checkpoint(path)["step"]["student"].values())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (runs on a GPU machine)")
+def test_uda_run_on_cuda_with_bf16_and_channels_last(synthetic: Path, tmp_path: Path) -> None:
+    """The GPU path: bf16 autocast ('auto' precision), channels_last, fused AdamW; then resume."""
+    cfg = _cfg(synthetic, tmp_path / "gpu", "run.device=cuda", "run.precision=auto", "run.channels_last=true")
+    summary = train(cfg)
+    assert summary["final_step"] == 4 and summary["final_miou"] is not None
+    resumed = train(_cfg(synthetic, tmp_path / "gpu", "run.device=cuda", "run.iterations=6"), resume="auto")
+    assert resumed["final_step"] == 6 and all(v == v for v in resumed["final_per_class_iou"].values())
