@@ -17,10 +17,8 @@ import pandas as pd
 
 from ablations.results import FIGURE_NAMES, render_figure, render_table
 from ablations.tracking import make_client
-from service.experiments import repository as experiments
 from service.results.repository import load_results
 from service.settings import Settings
-from service.trials import repository as trials
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +28,7 @@ TABLE_FILES = {"markdown": "md", "csv": "csv", "latex": "tex"}
 def log_experiment_results(sink: Any, settings: Settings, experiment_id: int) -> bool:
     """Log tables and figures; returns False (and logs why) when they could not be logged."""
     with sink.transaction() as session:
-        experiment = experiments.get_experiment(session, experiment_id)
-        info, records = load_results(session, experiment_id)
-        run_ids = {t.id: t.mlflow_run_id for t in trials.list_trials(session, experiment_id) if t.mlflow_run_id}
-    parent = experiment.mlflow_parent_run_id
+        info, records, _, parent, run_ids = load_results(session, experiment_id)
     if parent is None:
         return False
     try:

@@ -49,7 +49,8 @@ class _LazyDatabase:
             yield session
 
 
-def _iou_percent(values: dict[str, Any]) -> dict[str, float]:
+def _floats(values: dict[str, Any]) -> dict[str, float]:
+    """Per-class IoUs as plain floats (the trainer reports them in percent already)."""
     return {name: float(v) for name, v in values.items()}
 
 
@@ -82,16 +83,15 @@ class DatabaseTrialSink(_LazyDatabase):
             return
         self._progress_written[trial_id] = now
         with self.transaction() as session:
-            config = session.scalar(select(Trial.config).where(Trial.id == trial_id))
-            if config is None:
+            total = session.scalar(select(Trial.progress_total).where(Trial.id == trial_id))
+            if total is None:
                 raise NotFoundError(f"trial {trial_id} does not exist")
-            total = int(config["run"]["iterations"])
             lines = []
             if kind == "train":
                 losses = result.get("losses") or {}
                 lines.append(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(losses.items())))
             elif kind == "eval":
-                trials.record_eval_point(session, trial_id, int(step), _iou_percent(result["per_class_iou"]),
+                trials.record_eval_point(session, trial_id, int(step), _floats(result["per_class_iou"]),
                                          float(result["miou"]))
                 lines.append(f"step {step}: eval mIoU={float(result['miou']):.2f}")
             trials.record_progress(session, trial_id, int(step), total, lines)
@@ -118,7 +118,7 @@ class DatabaseTrialSink(_LazyDatabase):
                 trials.finish_trial(
                     session, trial_id, TrialStatus.SUCCEEDED,
                     final_miou=summary.get("final_miou"),
-                    final_per_class=_iou_percent(summary.get("final_per_class_iou") or {}),
+                    final_per_class=_floats(summary.get("final_per_class_iou") or {}),
                     best_miou=summary.get("best_miou"), best_step=summary.get("best_step"),
                     reason="training finished",
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,8 +33,19 @@ def _eval_classes(config: dict[str, Any] | None) -> list[str]:
     return [CITYSCAPES_CLASSES[i] for i in config_from_dict(config).eval_classes]
 
 
-def load_results(session: Session, experiment_id: int) -> tuple[ExperimentInfo, list[TrialRecord]]:
-    """The experiment's `ExperimentInfo` and one `TrialRecord` per trial, in trial order."""
+class Results(NamedTuple):
+    """What the tables, figures and report are built from, and the MLflow ids for their links."""
+
+    info: ExperimentInfo
+    records: list[TrialRecord]
+    mlflow_experiment_id: str | None
+    mlflow_parent_run_id: str | None
+    mlflow_run_ids: dict[int, str]
+    """Service trial id -> its MLflow run id (trials that have one)."""
+
+
+def load_results(session: Session, experiment_id: int) -> Results:
+    """The experiment's `ExperimentInfo`, one `TrialRecord` per trial (in trial order) and MLflow ids."""
     experiment = experiments.get_experiment(session, experiment_id)
     rows = session.scalars(select(Trial).where(Trial.experiment_id == experiment_id).order_by(Trial.id)).all()
     points: dict[int, list[CurvePoint]] = defaultdict(list)
@@ -57,4 +68,5 @@ def load_results(session: Session, experiment_id: int) -> tuple[ExperimentInfo, 
         )
         for t in rows
     ]
-    return info, records
+    run_ids = {t.id: t.mlflow_run_id for t in rows if t.mlflow_run_id}
+    return Results(info, records, experiment.mlflow_experiment_id, experiment.mlflow_parent_run_id, run_ids)

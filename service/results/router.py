@@ -42,7 +42,7 @@ def table(
     format: TableFormat = "json",
     download: Annotated[bool, Query(description="Serve as an attachment (CSV/LaTeX downloads).")] = False,
 ) -> Response:
-    info, records = load_results(session, experiment_id)
+    info, records, *_ = load_results(session, experiment_id)
     rendered = render_table(kind, format, info, records)
     if format == "json":
         return JSONResponse(rendered)
@@ -67,7 +67,7 @@ def figure(
     name, _, ext = filename.rpartition(".")
     if ext not in {"png", "svg"} or name not in FIGURE_NAMES:
         raise NotFoundError(f"no figure {filename!r}; expected NAME.png or NAME.svg with NAME in {list(FIGURE_NAMES)}")
-    info, records = load_results(session, experiment_id)
+    info, records, *_ = load_results(session, experiment_id)
     chosen = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     try:
         body = render_figure(name, ext, info, records, classes=chosen)
@@ -84,7 +84,7 @@ def _status(info_status: str, records: list) -> dict:
 @router.get("/{experiment_id}/status", dependencies=[Reader], summary="Compact progress, polled by the report page",
             responses=ex.refusals(401, 404, 422, 500))
 def status(experiment_id: ExperimentId, session: ReadSession) -> JSONResponse:
-    info, records = load_results(session, experiment_id)
+    info, records, *_ = load_results(session, experiment_id)
     body = _status(info.status, records)
     body["etag"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return JSONResponse(body)
@@ -118,11 +118,7 @@ def _urls(settings: Settings, experiment_id: int, mlflow_experiment_id: str | No
             summary="The report page: progress, tables, figures and MLflow links",
             responses={200: {"content": {"text/html": {}}}, **ex.refusals(401, 404, 422, 500)})
 def report(experiment_id: ExperimentId, session: ReadSession, settings: SettingsDep) -> HTMLResponse:
-    from service.experiments import repository as experiments
-    from service.trials import repository as trials
-
-    info, records = load_results(session, experiment_id)
-    experiment = experiments.get_experiment(session, experiment_id)
-    run_ids = {str(t.id): t.mlflow_run_id for t in trials.list_trials(session, experiment_id) if t.mlflow_run_id}
-    urls = _urls(settings, experiment_id, experiment.mlflow_experiment_id, run_ids)
-    return HTMLResponse(render_report(info, records, urls))
+    results = load_results(session, experiment_id)
+    run_ids = {str(trial_id): run_id for trial_id, run_id in results.mlflow_run_ids.items()}
+    urls = _urls(settings, experiment_id, results.mlflow_experiment_id, run_ids)
+    return HTMLResponse(render_report(results.info, results.records, urls))
