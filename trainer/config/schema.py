@@ -31,8 +31,18 @@ SYNTHIA_EVAL_CLASSES: tuple[int, ...] = tuple(c for c in range(19) if c not in (
 
 IGNORE_INDEX = 255
 
-EncoderName = Literal["mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5"]
-DecoderName = Literal["daformer", "segformer"]
+EncoderName = Literal[
+    "mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5",
+    "r50v1c", "r101v1c", "s50", "s101", "s200",
+]  # fmt: skip
+"""MiT (SegFormer), ResNet-V1c and ResNeSt encoders, named as the reference's experiments name them."""
+
+DecoderName = Literal[
+    "daformer", "segformer", "dlv2red", "da_nodbn", "isa_nodbn", "dlv3p_nodbn", "sfa_dlv3p_nodbn",
+    "upernet", "daformer_conv1", "daformer_isa", "daformer_sepaspp_bottleneck", "daformer_aspp",
+]  # fmt: skip
+"""Decoder heads (spec: architectures.md). ``daformer`` is the reference's ``daformer_sepaspp``;
+``upernet_ch256`` and SegFormer's 768/256 variants are ``decoder_channels`` values."""
 
 
 class _Frozen(BaseModel):
