@@ -1,4 +1,5 @@
-"""The DAFormer network: MiT encoder, DAFormer/SegFormer decoder heads, segmentor, weight loading.
+"""The DAFormer network and its ablations: encoders (MiT, ResNet-V1c, ResNeSt), decoder heads,
+segmentor, weight loading.
 
 Spec: /work/shared/spec/daformer.md, "Network". Entry points: ``build_segmentor`` (explicit
 keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loaders of
@@ -7,7 +8,10 @@ keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loa
 
 from trainer.models.builder import (
     DECODER_NAMES,
+    ENCODER_NAMES,
+    ENCODERS,
     build_decoder,
+    build_encoder,
     build_segmentor,
     build_segmentor_from_checkpoint,
     build_segmentor_from_config,
@@ -20,20 +24,26 @@ from trainer.models.checkpoint import (
     save_segmentor_checkpoint,
 )
 from trainer.models.daformer_head import DAFormerHead
-from trainer.models.mix_transformer import ENCODER_NAMES, MixVisionTransformer, create_mit
+from trainer.models.encoder import Encoder
+from trainer.models.mix_transformer import MixVisionTransformer, create_mit
+from trainer.models.resnet import DilatedResNet
 from trainer.models.segformer_head import SegFormerHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
 __all__ = [
     "DECODER_NAMES",
+    "ENCODERS",
     "ENCODER_NAMES",
     "DAFormerHead",
+    "DilatedResNet",
+    "Encoder",
     "LoadReport",
     "MixVisionTransformer",
     "SegFormerHead",
     "Segmentor",
     "SegmentorSpec",
     "build_decoder",
+    "build_encoder",
     "build_segmentor",
     "build_segmentor_from_checkpoint",
     "build_segmentor_from_config",

@@ -1,26 +1,68 @@
 """Build a segmentor from explicit arguments, a ``ModelConfig``, or one of our checkpoints.
 
-No registry: the valid encoder and decoder names are listed here, and an unknown name is an error
-that lists them.
+No registry: which config name builds which network is the ``ENCODERS`` table below (typed by the
+config's ``EncoderName``) and the decoder branch of ``build_decoder``; an unknown name is an error
+that lists the valid ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from torch import nn
 
+from trainer.config.schema import EncoderName
 from trainer.models.checkpoint import load_pretrained_encoder, load_segmentor_checkpoint, read_segmentor_spec
 from trainer.models.daformer_head import DAFormerHead
-from trainer.models.mix_transformer import ENCODER_NAMES, create_mit
+from trainer.models.encoder import stage_channels
+from trainer.models.mix_transformer import mit_b0, mit_b1, mit_b2, mit_b3, mit_b4, mit_b5
+from trainer.models.resnest import s50, s101, s200
+from trainer.models.resnet import DilatedResNet, r50v1c, r101v1c
 from trainer.models.segformer_head import SegFormerHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
 if TYPE_CHECKING:
     from trainer.config import ModelConfig
 
+EncoderFactory = Callable[[float], nn.Module]
+"""Builds a randomly initialised encoder from ``drop_path_rate``."""
+
+
+def _no_drop_path(constructor: Callable[[], DilatedResNet]) -> EncoderFactory:
+    """The reference's ResNet-V1c / ResNeSt have no stochastic depth: ``drop_path_rate`` is MiT's only."""
+
+    def build(drop_path_rate: float) -> nn.Module:
+        return constructor()
+
+    return build
+
+
+ENCODERS: dict[EncoderName, EncoderFactory] = {
+    "mit_b0": mit_b0,
+    "mit_b1": mit_b1,
+    "mit_b2": mit_b2,
+    "mit_b3": mit_b3,
+    "mit_b4": mit_b4,
+    "mit_b5": mit_b5,
+    "r50v1c": _no_drop_path(r50v1c),
+    "r101v1c": _no_drop_path(r101v1c),
+    "s50": _no_drop_path(s50),
+    "s101": _no_drop_path(s101),
+    "s200": _no_drop_path(s200),
+}
+"""Config encoder name -> constructor: MiT-B0..B5 (SegFormer), ResNet-V1c and ResNeSt (output stride 8)."""
+
+ENCODER_NAMES: tuple[str, ...] = tuple(ENCODERS)
 DECODER_NAMES: tuple[str, ...] = ("daformer", "segformer")
+
+
+def build_encoder(name: str, drop_path_rate: float = 0.1) -> nn.Module:
+    """The named encoder, randomly initialised; it provides ``out_channels`` and ``strides``."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; expected one of {', '.join(ENCODER_NAMES)}")
+    return ENCODERS[cast(EncoderName, name)](drop_path_rate)
 
 
 def build_decoder(name: str, in_channels: tuple[int, ...], num_classes: int, channels: int) -> nn.Module:
@@ -43,15 +85,17 @@ def build_segmentor(
     """Build the DAFormer network (or an ablation of it).
 
     Args:
-        encoder: MiT size, ``mit_b0`` .. ``mit_b5`` (DAFormer: ``mit_b5``).
+        encoder: a name of ``ENCODERS``: MiT size ``mit_b0`` .. ``mit_b5`` (DAFormer: ``mit_b5``),
+            ResNet-V1c ``r50v1c`` / ``r101v1c`` or ResNeSt ``s50`` / ``s101`` / ``s200``.
         decoder: ``daformer`` (context-aware ASPP fusion) or ``segformer`` (all-MLP head).
         num_classes: output classes (19 for Cityscapes).
-        drop_path_rate: stochastic depth at the last encoder block, rising linearly from 0.
+        drop_path_rate: stochastic depth at the last MiT block, rising linearly from 0 (MiT only).
         decoder_channels: embedding/fusion width of the head (DAFormer 256; SegFormer 256 or 768).
-        pretrained: SegFormer ImageNet ``mit_b*.pth`` for the encoder; the head stays random.
-            Every encoder weight must be present in the file (ValueError otherwise).
+        pretrained: the encoder's ImageNet file (SegFormer ``mit_b*.pth``, open-mmlab
+            ``resnet*_v1c`` / ``resnest*_d2``); the head stays random. Every encoder weight must be
+            present in the file (ValueError naming the file and the missing keys otherwise).
     """
-    if encoder not in ENCODER_NAMES:
+    if encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {encoder!r}; expected one of {', '.join(ENCODER_NAMES)}")
     if decoder not in DECODER_NAMES:
         raise ValueError(f"unknown decoder {decoder!r}; expected one of {', '.join(DECODER_NAMES)}")
@@ -59,11 +103,11 @@ def build_segmentor(
         raise ValueError(
             f"num_classes and decoder_channels must be positive, got {num_classes} and {decoder_channels}"
         )
-    mit = create_mit(encoder, drop_path_rate=drop_path_rate)
+    backbone = build_encoder(encoder, drop_path_rate)
     if pretrained is not None:
-        load_pretrained_encoder(mit, pretrained, strict=True)
-    head = build_decoder(decoder, mit.embed_dims, num_classes, decoder_channels)
-    return Segmentor(mit, head, SegmentorSpec(encoder, decoder, num_classes, decoder_channels))
+        load_pretrained_encoder(backbone, pretrained, strict=True)
+    head = build_decoder(decoder, stage_channels(backbone), num_classes, decoder_channels)
+    return Segmentor(backbone, head, SegmentorSpec(encoder, decoder, num_classes, decoder_channels))
 
 
 def build_segmentor_from_config(cfg: ModelConfig) -> Segmentor:

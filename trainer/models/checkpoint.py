@@ -1,16 +1,19 @@
 """Load published weights into our modules, and save/load our own segmentor checkpoints.
 
-Understood layouts (conversion happens here, on load):
+Understood layouts (conversion happens here, on load; encoder keys per family in ``encoder_keys``):
 - SegFormer ImageNet ``mit_b*.pth``: flat MiT keys (``patch_embed1.proj.weight``, ``block1.0.attn.q.weight``,
   ``norm1.weight`` ...) plus a ``head.*`` classifier, which is dropped.
-- mmseg checkpoints ``{"state_dict": ...}`` with ``backbone.*`` (MiT, flat keys) and ``decode_head.*``
-  (head keys equal ours; the reference SegFormer head's unused ``conv_seg`` is dropped).
+- open-mmlab ImageNet ``resnet*_v1c`` / ``resnest*_d2`` files: mmcv ResNet keys (``stem.N``, ``layer*``)
+  plus an ``fc.*`` classifier, which is dropped. Missing BN ``num_batches_tracked`` counters are
+  tolerated (they are not weights and train nothing: BN momentum is set), as mmcv's loader does.
+- mmseg checkpoints ``{"state_dict": ...}`` with ``backbone.*`` (encoder, the layouts above) and
+  ``decode_head.*`` (head keys equal ours; the reference SegFormer head's unused ``conv_seg`` is dropped).
 - UDA checkpoints of the reference (DACS), whose keys carry ``model.`` / ``ema_model.`` /
   ``imnet_model.`` prefixes: ``prefix`` chooses which network to load.
 - Ours: ``{"format": OWN_FORMAT, "version", "meta": SegmentorSpec fields, "state_dict", "extra"}``.
 
-Every loader refuses a shape mismatch naming the key, refuses weights of another MiT size or another
-head naming both, and reports (or, with ``strict``, refuses) missing and unexpected keys.
+Every loader refuses a shape mismatch naming the key, refuses weights of another encoder size or family
+or another head naming both, and reports (or, with ``strict``, refuses) missing and unexpected keys.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.models.mix_transformer import _MIT_SIZES, MixVisionTransformer, convert_reference_key
+from trainer.models.encoder_keys import check_encoder_architecture, convert_encoder_key
+from trainer.models.mix_transformer import MixVisionTransformer
+from trainer.models.resnet import DilatedResNet
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
 logger = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ logger = logging.getLogger(__name__)
 OWN_FORMAT = "daformer-ablate/segmentor"
 OWN_VERSION = 1
 UDA_PREFIXES: tuple[str, ...] = ("model", "ema_model", "imnet_model")
+_ENCODER_TYPES = (MixVisionTransformer, DilatedResNet)
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ def _select_uda_prefix(
 
 
 def to_segmentor_keys(state: Mapping[str, torch.Tensor], segmentor: Segmentor) -> dict[str, torch.Tensor]:
-    """mmseg names (``backbone.``, ``decode_head.``, flat MiT keys) -> ours (``encoder.``, ``decoder.``)."""
+    """mmseg names (``backbone.``, ``decode_head.``, reference encoder keys) -> ours (``encoder.``, ``decoder.``)."""
     has_conv_seg = hasattr(segmentor.decoder, "conv_seg")
     converted: dict[str, torch.Tensor] = {}
     for key, value in state.items():
@@ -111,7 +117,7 @@ def to_segmentor_keys(state: Mapping[str, torch.Tensor], segmentor: Segmentor) -
         elif key.startswith("decode_head."):
             key = "decoder." + key.removeprefix("decode_head.")
         if key.startswith("encoder."):
-            sub = convert_reference_key(key.removeprefix("encoder."))
+            sub = convert_encoder_key(segmentor.encoder, key.removeprefix("encoder."))
             if sub is None:
                 continue
             key = "encoder." + sub
@@ -121,44 +127,18 @@ def to_segmentor_keys(state: Mapping[str, torch.Tensor], segmentor: Segmentor) -
     return converted
 
 
-def to_encoder_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Encoder weights from a flat ImageNet file, an mmseg (``backbone.``) or our (``encoder.``) file."""
+def to_encoder_keys(state: Mapping[str, torch.Tensor], encoder: nn.Module) -> dict[str, torch.Tensor]:
+    """``encoder``'s weights from a flat ImageNet file, an mmseg (``backbone.``) or our (``encoder.``) file."""
     for wrapper in ("backbone.", "encoder."):
         if any(key.startswith(wrapper) for key in state):
             state = {key.removeprefix(wrapper): v for key, v in state.items() if key.startswith(wrapper)}
             break
     converted = {}
     for key, value in state.items():
-        new_key = convert_reference_key(key)
+        new_key = convert_encoder_key(encoder, key)
         if new_key is not None:
             converted[new_key] = value
     return converted
-
-
-def _mit_name(dims: tuple[int, ...], depths: tuple[int, ...]) -> str:
-    for name, size in _MIT_SIZES.items():
-        if size == (dims, depths):
-            return name
-    return f"a MiT with dims {list(dims)} depths {list(depths)}"
-
-
-def check_encoder_architecture(
-    encoder: MixVisionTransformer, state: Mapping[str, torch.Tensor], path: str | Path
-) -> None:
-    """Refuse weights of another MiT size (B0 into B5), naming both; ``state`` in our encoder layout."""
-    if not any(key.startswith("stages.") for key in state):
-        raise ValueError(f"{path} holds no MiT encoder weights (no patch_embed/block/norm keys)")
-    dims, depths = [], []
-    for i in range(len(encoder.stages)):
-        weight = state.get(f"stages.{i}.patch_embed.proj.weight")
-        dims.append(int(weight.shape[0]) if weight is not None else -1)
-        blocks = {key.split(".")[3] for key in state if key.startswith(f"stages.{i}.blocks.")}
-        depths.append(len(blocks))
-    found, expected = (tuple(dims), tuple(depths)), (encoder.embed_dims, encoder.depths)
-    if found != expected:
-        raise ValueError(
-            f"{path} holds {_mit_name(*found)} weights but the model's encoder is {_mit_name(*expected)}"
-        )
 
 
 def _check_shapes(module: nn.Module, state: Mapping[str, torch.Tensor], path: str | Path) -> None:
@@ -174,7 +154,8 @@ def _check_shapes(module: nn.Module, state: Mapping[str, torch.Tensor], path: st
 def _load(module: nn.Module, state: dict[str, torch.Tensor], strict: bool, path: str | Path) -> LoadReport:
     _check_shapes(module, state, path)
     result = module.load_state_dict(state, strict=False)
-    report = LoadReport(tuple(result.missing_keys), tuple(result.unexpected_keys))
+    missing = tuple(key for key in result.missing_keys if not key.endswith(".num_batches_tracked"))
+    report = LoadReport(missing, tuple(result.unexpected_keys))
     if not report.complete:
         message = (
             f"{path} into {type(module).__name__}: {len(report.missing)} missing keys "
@@ -188,14 +169,15 @@ def _load(module: nn.Module, state: dict[str, torch.Tensor], strict: bool, path:
 
 
 def load_pretrained_encoder(
-    encoder: MixVisionTransformer,
+    encoder: nn.Module,
     path: str | Path,
     prefix: str = "model",
     strict: bool = True,
     allow_pickle: bool = False,
 ) -> LoadReport:
-    """Load MiT weights (ImageNet ``mit_b*.pth``, or the encoder of an mmseg/UDA/our checkpoint)."""
-    state = to_encoder_keys(extract_state_dict(read_checkpoint(path, allow_pickle), path, prefix))
+    """Load encoder weights (ImageNet ``mit_b*.pth`` / open-mmlab ResNet file, or the encoder of an
+    mmseg/UDA/our checkpoint; ``prefix="imnet_model"`` picks a UDA file's frozen FD encoder)."""
+    state = to_encoder_keys(extract_state_dict(read_checkpoint(path, allow_pickle), path, prefix), encoder)
     check_encoder_architecture(encoder, state, path)
     return _load(encoder, state, strict, path)
 
@@ -231,13 +213,13 @@ def load_checkpoint_into(
     strict: bool = True,
     allow_pickle: bool = False,
 ) -> LoadReport:
-    """Load into a ``Segmentor`` or a bare ``MixVisionTransformer``, whichever ``module`` is."""
+    """Load into a ``Segmentor`` or a bare encoder (MiT, ResNet-V1c, ResNeSt), whichever ``module`` is."""
     if isinstance(module, Segmentor):
         return load_segmentor_checkpoint(module, path, prefix, strict, allow_pickle)
-    if isinstance(module, MixVisionTransformer):
+    if isinstance(module, _ENCODER_TYPES):
         return load_pretrained_encoder(module, path, prefix, strict, allow_pickle)
     kind = type(module).__name__
-    raise TypeError(f"checkpoints load into a Segmentor or a MixVisionTransformer, not {kind}")
+    raise TypeError(f"checkpoints load into a Segmentor or an encoder (MiT, ResNet, ResNeSt), not {kind}")
 
 
 def save_segmentor_checkpoint(

@@ -199,6 +199,8 @@ class MixVisionTransformer(nn.Module):
         self.in_chans = in_chans
         self.embed_dims = tuple(embed_dims)
         self.depths = tuple(depths)
+        self.out_channels = self.embed_dims  # the Encoder contract (trainer.models.encoder)
+        self.strides = (4, 8, 16, 32)
         norm_layer = partial(nn.LayerNorm, eps=norm_eps)
         rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()  # linear decay rule
         stages = []

@@ -1,8 +1,10 @@
 """Encoder + decoder segmentor with whole and sliding-window inference (spec: Network).
 
-``forward`` gives logits at stride 4 (what the losses upsample); ``inference`` gives logits at the
-input's size, either from one pass over the whole image or by averaging overlapping crops the way
-mmseg's ``slide_inference`` does (a count matrix divides the summed logits).
+``forward`` gives logits at the decoder's output stride (4 for the DAFormer, SegFormer and
+DeepLabV3+ heads; 8 for heads on the last stage of a dilated ResNet, e.g. DeepLabV2); the losses
+and ``inference`` resize them from their actual shape, never from an assumed stride. ``inference``
+gives logits at the input's size, either from one pass over the whole image or by averaging
+overlapping crops the way mmseg's ``slide_inference`` does (a count matrix divides the summed logits).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.models.mix_transformer import MixVisionTransformer
+from trainer.models.encoder import check_encoder
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,11 @@ class SegmentorSpec:
 
 
 class Segmentor(nn.Module):
-    """A MiT ``encoder`` and a decoder head; the decoder maps the 4 feature maps to stride-4 logits."""
+    """An ``encoder`` (any ``trainer.models.encoder.Encoder``: MiT, ResNet-V1c, ResNeSt) and a decoder
+    head mapping its stage maps to logits (B, K, H/s, W/s), s the head's output stride (4 or 8)."""
 
-    def __init__(self, encoder: MixVisionTransformer, decoder: nn.Module, spec: SegmentorSpec) -> None:
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, spec: SegmentorSpec) -> None:
+        check_encoder(encoder)
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
@@ -44,13 +48,13 @@ class Segmentor(nn.Module):
         return self.spec.num_classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, K, ceil(H/4), ceil(W/4)) for images (B, 3, H, W)."""
+        """Logits (B, K, ~H/s, ~W/s) for images (B, 3, H, W); s = 4 (MiT heads) or 8 (e.g. DeepLabV2)."""
         return self.decoder(self.encoder(x))
 
     def forward_train(
         self, x: torch.Tensor, return_features: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """Stride-4 logits and, when asked (feature distance), the four encoder feature maps."""
+        """Logits at the head's stride and, when asked (feature distance), the encoder's stage maps."""
         features = self.encoder(x)
         logits = self.decoder(features)
         return logits, (features if return_features else None)

@@ -66,8 +66,9 @@ def feature_distance_loss(
 ) -> torch.Tensor:
     """L_FD of the last stage for source labels (B, H, W); ``classes=None`` is "FD all classes".
 
-    The scale factor is label width // feature width (32 at stride 32), as in the reference.
-    With ``classes=None`` there is no mask at all, the reference's "all classes" variant.
+    The scale factor is label width // feature width, as in the reference: 32 for MiT's last stage,
+    8 for the dilated ResNets'. With ``classes=None`` there is no mask at all, the reference's "all
+    classes" variant.
     """
     if classes is None:
         return masked_feature_distance(student_feat, frozen_feat, None)
@@ -76,6 +77,7 @@ def feature_distance_loss(
     if small.shape[-2:] != student_feat.shape[-2:]:
         raise ValueError(
             f"FD: label {tuple(label.shape[-2:])} downscaled by {scale} gives {tuple(small.shape[-2:])}, "
-            f"not the feature grid {tuple(student_feat.shape[-2:])}; use a crop size divisible by 32"
+            f"not the feature grid {tuple(student_feat.shape[-2:])}; use a crop size divisible by the "
+            "encoder's last stride (32 for MiT, 8 for ResNet-V1c/ResNeSt)"
         )
     return masked_feature_distance(student_feat, frozen_feat, fd_mask(small, classes))

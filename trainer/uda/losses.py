@@ -1,6 +1,7 @@
 """Pixel-wise cross-entropy as mmseg computes it (spec: Self-training steps 2 and 7).
 
-Logits at stride 4 are upsampled bilinearly (align_corners=False) to the label's size; the loss
+Logits at the head's stride (4, or 8 for a DeepLabV2 head on a dilated ResNet) are upsampled
+bilinearly (align_corners=False) from their actual shape to the label's size; the loss
 is ``F.cross_entropy(..., ignore_index=255, reduction="none")`` multiplied by the optional pixel
 weight and averaged over ALL pixels: ignored pixels add 0 to the sum but count in the denominator
 (mmseg 0.16's ``CrossEntropyLoss`` has no ``avg_non_ignore``).

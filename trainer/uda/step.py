@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from trainer.config import TrainConfig
-from trainer.models import Segmentor, create_mit, load_pretrained_encoder
+from trainer.models import Segmentor, build_encoder, load_pretrained_encoder
 from trainer.optim import PolyWarmupSchedule, build_optimizer
 from trainer.optim.precision import autocast, autocast_dtype
 from trainer.uda.augment import strong_augment
@@ -91,7 +91,10 @@ class UDAStep:
 
     # ---- its pieces ----------------------------------------------------------------------------
     def source_losses(self, img: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Source (or oracle) CE and lambda * L_FD on the last encoder stage (0 when FD is off)."""
+        """Source (or oracle) CE and lambda * L_FD on the last encoder stage (0 when FD is off).
+
+        The last stage is at stride 32 for MiT and 8 for the dilated ResNets; FD reads the factor
+        from the feature map's actual size."""
         with autocast(self.device, self.amp_dtype):
             features = self._run.student_encoder(img)
             logits = self._run.student_decoder(features)
@@ -189,11 +192,11 @@ class UDAStep:
         return teacher
 
     def _build_frozen_encoder(self) -> nn.Module:
-        """The pretrained ImageNet encoder from its file, else a copy of the initial student encoder."""
+        """The configured encoder (any family) with its ImageNet file, else a copy of the initial student's."""
         model_cfg = self.cfg.model
         encoder: nn.Module
         if model_cfg.pretrained:
-            encoder = create_mit(model_cfg.encoder, drop_path_rate=0.0)
+            encoder = build_encoder(model_cfg.encoder, drop_path_rate=0.0)
             load_pretrained_encoder(encoder, model_cfg.pretrained, strict=True)
             encoder = self._place(encoder)
         else:
