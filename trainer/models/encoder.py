@@ -27,11 +27,15 @@ class Encoder(Protocol):
 
 def check_encoder(encoder: nn.Module) -> None:
     """TypeError naming what is missing when ``encoder`` does not provide the ``Encoder`` contract."""
-    if not isinstance(encoder, Encoder):
-        missing = [name for name in ("out_channels", "strides") if not hasattr(encoder, name)]
+    wrong = [
+        name
+        for name in ("out_channels", "strides")
+        if not isinstance(getattr(encoder, name, None), tuple) or not getattr(encoder, name)
+    ]
+    if wrong:
         raise TypeError(
-            f"{type(encoder).__name__} is not a segmentation encoder: it lacks {', '.join(missing)} "
-            "(the widths and strides of its stage outputs)"
+            f"{type(encoder).__name__} is not a segmentation encoder: it lacks {', '.join(wrong)} "
+            "(tuples of the widths and strides of its stage outputs)"
         )
     if len(encoder.out_channels) != len(encoder.strides):
         raise TypeError(
