@@ -6,9 +6,12 @@ as substrings of the parameter name, longest key first then alphabetical, and st
 match. Hence:
 - every ``decode_head.*`` parameter: lr x ``head_lr_mult``, full weight decay (``head`` wins over
   ``norm``, so the head's BatchNorm weights and biases keep their decay, as in the reference);
-- encoder parameters of normalisation layers (all LayerNorms; their names hold ``norm``):
-  weight decay x 0 (``norm_weight_decay``);
-- every other encoder parameter, biases included: base lr, full weight decay.
+- encoder parameters of normalisation layers whose reference names hold ``norm`` (every
+  LayerNorm of MiT): weight decay x 0 (``norm_weight_decay``);
+- every other encoder parameter, biases included: base lr, full weight decay. This includes the
+  BatchNorms of the ResNet-V1c / ResNeSt encoders: mmcv names them ``bn1``, ``stem.1``,
+  ``downsample.1``, ``conv2.bn0``, so ``norm`` matches none of them and they keep their decay
+  (the paramwise_cfg sets no ``norm_decay_mult``).
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ from torch import nn
 
 from trainer.config import OptimConfig
 
-_NORM_TYPES = (
+_NORM_TYPES = (  # no BatchNorm: the reference's encoder BNs are never named "norm" (see above)
     nn.LayerNorm,
     nn.GroupNorm,
-    nn.modules.batchnorm._BatchNorm,
     nn.modules.instancenorm._InstanceNorm,
 )
 
