@@ -58,10 +58,11 @@ class ModelConfig(_Frozen):
     decoder: DecoderName = "daformer"
     decoder_channels: int = Field(256, gt=0, description="DAFormer: 256; SegFormer head: 256 or 768.")
     num_classes: int = Field(19, gt=0)
-    drop_path_rate: float = Field(0.1, ge=0.0, lt=1.0)
+    drop_path_rate: float = Field(0.1, ge=0.0, lt=1.0, description="MiT only; the ResNets have none.")
     pretrained: str | None = Field(
         None,
-        description="Path to SegFormer's ImageNet-1k mit_b*.pth. None: random init; the frozen FD "
+        description="Path to the encoder's ImageNet-1k weights: SegFormer's mit_b*.pth, or open-mmlab's "
+        "resnet*_v1c / resnest*_d2 .pth. None: random init; the frozen FD "
         "encoder is then a copy of the initial (random) encoder.",
     )
 

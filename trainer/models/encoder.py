@@ -9,7 +9,7 @@ people and checks, not for arithmetic on shapes.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import torch
 from torch import nn
@@ -27,20 +27,17 @@ class Encoder(Protocol):
 
 def check_encoder(encoder: nn.Module) -> None:
     """TypeError naming what is missing when ``encoder`` does not provide the ``Encoder`` contract."""
-    wrong = [
-        name
-        for name in ("out_channels", "strides")
-        if not isinstance(getattr(encoder, name, None), tuple) or not getattr(encoder, name)
-    ]
+    found = {name: getattr(encoder, name, None) for name in ("out_channels", "strides")}
+    wrong = [name for name, value in found.items() if not isinstance(value, tuple) or not value]
     if wrong:
         raise TypeError(
             f"{type(encoder).__name__} is not a segmentation encoder: it lacks {', '.join(wrong)} "
             "(tuples of the widths and strides of its stage outputs)"
         )
-    if len(encoder.out_channels) != len(encoder.strides):
+    channels, strides = cast(tuple[int, ...], found["out_channels"]), cast(tuple[int, ...], found["strides"])
+    if len(channels) != len(strides):
         raise TypeError(
-            f"{type(encoder).__name__}: out_channels {encoder.out_channels} and strides {encoder.strides} "
-            "must have one entry per stage"
+            f"{type(encoder).__name__}: out_channels {channels} and strides {strides} must have one entry per stage"
         )
 
 

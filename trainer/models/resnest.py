@@ -34,8 +34,8 @@ from trainer.models.resnet import DilatedResNet
 
 def _identity_pool_in_dilated_shortcuts(model: DilatedResNet) -> DilatedResNet:
     """mmseg: AvgPool2d(kernel=stride=1) in a stride-1 shortcut; timm: 2x2 "same" pool when dilated."""
-    for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
-        downsample = stage[0].downsample
+    for block in model.modules():
+        downsample = getattr(block, "downsample", None)
         if isinstance(downsample, nn.Sequential) and isinstance(downsample[0], AvgPool2dSame):
             downsample[0] = nn.Identity()
     return model

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from timm.models.resnest import ResNestBottleneck
@@ -48,8 +48,9 @@ class DilatedResNet(ResNet):
     ) -> None:
         if len(layers) != 4 or len(channels) != 4:
             raise ValueError(f"layers and channels need 4 entries each, got {tuple(layers)} and {tuple(channels)}")
+        block_class = cast(Any, block)  # timm annotates the block class as an instance
         super().__init__(
-            block, tuple(layers), num_classes=0, in_chans=in_chans, output_stride=8, global_pool="",
+            block_class, tuple(layers), num_classes=0, in_chans=in_chans, output_stride=8, global_pool="",
             stem_type="deep", stem_width=stem_width, avg_down=avg_down, channels=tuple(channels),
             block_args=block_args,
         )  # fmt: skip
@@ -67,8 +68,8 @@ class DilatedResNet(ResNet):
                 f"ResNet expected an image batch (B, {self.in_chans}, H, W), got shape {tuple(x.shape)}"
             )
         # stem (stride 4), then layer1..4: (B, 256, H/4, W/4), (B, 512, H/8, W/8), 1024 and 2048 at H/8
-        features: list[torch.Tensor] = self.forward_intermediates(x, indices=[1, 2, 3, 4], intermediates_only=True)
-        return features
+        features = self.forward_intermediates(x, indices=[1, 2, 3, 4], intermediates_only=True)
+        return cast(list[torch.Tensor], features)
 
 
 # ---------------------------------------------------------------------------------------------
