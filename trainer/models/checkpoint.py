@@ -4,7 +4,7 @@ Understood layouts (conversion happens here, on load):
 - SegFormer ImageNet ``mit_b*.pth``: flat MiT keys (``patch_embed1.proj.weight``, ``block1.0.attn.q.weight``,
   ``norm1.weight`` ...) plus a ``head.*`` classifier, which is dropped.
 - mmseg checkpoints ``{"state_dict": ...}`` with ``backbone.*`` (MiT, flat keys) and ``decode_head.*``
-  (head keys equal ours; the reference SegFormer head's unused ``conv_seg`` is dropped).
+  (head keys equal ours, including the reference SegFormer head's unused ``conv_seg``).
 - UDA checkpoints of the reference (DACS), whose keys carry ``model.`` / ``ema_model.`` /
   ``imnet_model.`` prefixes: ``prefix`` chooses which network to load.
 - Ours: ``{"format": OWN_FORMAT, "version", "meta": SegmentorSpec fields, "state_dict", "extra"}``.
@@ -116,7 +116,7 @@ def to_segmentor_keys(state: Mapping[str, torch.Tensor], segmentor: Segmentor) -
                 continue
             key = "encoder." + sub
         if key.startswith("decoder.conv_seg.") and not has_conv_seg:
-            continue  # the reference SegFormer head inherits an unused conv_seg from its base class
+            continue  # a head without a classifier conv_seg (DLV2) ignores one in the file
         converted[key] = value
     return converted
 
@@ -216,7 +216,8 @@ def load_segmentor_checkpoint(
     check_encoder_architecture(segmentor.encoder, encoder_state, path)
     decoder_keys = {key for key in state if key.startswith("decoder.")}
     own_decoder = {"decoder." + key for key in segmentor.decoder.state_dict()}
-    if decoder_keys and not decoder_keys & own_decoder:
+    shared = {key for key in decoder_keys & own_decoder if not key.startswith("decoder.conv_seg.")}
+    if decoder_keys and not shared:  # every mmseg head has a conv_seg: sharing only it means another head
         raise ValueError(
             f"{path} holds decoder weights of another head (e.g. {sorted(decoder_keys)[0]}); the model's "
             f"decoder is {type(segmentor.decoder).__name__} ({segmentor.spec.decoder})"
