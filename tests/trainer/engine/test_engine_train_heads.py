@@ -116,3 +116,20 @@ def test_engine_runs_heads_with_aux_logits_and_a_neck(decoder: str, synthetic: P
     summary = train(cfg)
     assert summary["final_step"] == 2
     assert 0.0 <= summary["final_miou"] <= 100.0 and Path(summary["checkpoint"]).is_file()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (runs on a GPU machine)")
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_uda_step_on_cuda_with_bf16_and_channels_last(decoder: str, synthetic: Path, tmp_path: Path) -> None:
+    """The GPU path of every head: bf16 autocast, channels_last, fused AdamW; finite losses and logits."""
+    cfg = _cfg(synthetic, tmp_path, "run.device=cuda", "run.precision=auto", "run.channels_last=true")
+    step = UDAStep(cfg, _tiny_student(decoder), torch.device("cuda"))
+    streams = build_train_streams(cfg)
+    assert streams.unlabelled is not None
+    for iteration in range(2):
+        losses = step(iteration, next(streams.labelled), next(streams.unlabelled))
+        assert all(torch.isfinite(value).all() for value in losses.values()), losses
+    with torch.no_grad():
+        logits = step.student.eval().inference(torch.randn(1, 3, 64, 96, device="cuda"))
+    assert logits.shape == (1, 19, 64, 96) and torch.isfinite(logits).all()
