@@ -1,4 +1,4 @@
-"""The DAFormer network: MiT encoder, DAFormer/SegFormer decoder heads, segmentor, weight loading.
+"""The DAFormer network: MiT encoder, the decoder heads of Tables 1, 2 and 7, segmentor, weight loading.
 
 Spec: /work/shared/spec/daformer.md, "Network". Entry points: ``build_segmentor`` (explicit
 keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loaders of
@@ -7,6 +7,7 @@ keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loa
 
 from trainer.models.builder import (
     DECODER_NAMES,
+    DECODERS,
     build_decoder,
     build_segmentor,
     build_segmentor_from_checkpoint,
@@ -20,14 +21,18 @@ from trainer.models.checkpoint import (
     save_segmentor_checkpoint,
 )
 from trainer.models.daformer_head import DAFormerHead
+from trainer.models.head_outputs import HeadOutput, LogitsWithAux, main_logits
 from trainer.models.mix_transformer import ENCODER_NAMES, MixVisionTransformer, create_mit
 from trainer.models.segformer_head import SegFormerHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
 __all__ = [
+    "DECODERS",
     "DECODER_NAMES",
     "ENCODER_NAMES",
     "DAFormerHead",
+    "HeadOutput",
+    "LogitsWithAux",
     "LoadReport",
     "MixVisionTransformer",
     "SegFormerHead",
@@ -41,5 +46,6 @@ __all__ = [
     "load_checkpoint_into",
     "load_pretrained_encoder",
     "load_segmentor_checkpoint",
+    "main_logits",
     "save_segmentor_checkpoint",
 ]
