@@ -17,7 +17,13 @@ import pytest
 import torch
 
 from trainer.config.schema import DecoderName
-from trainer.models import MixVisionTransformer, Segmentor, SegmentorSpec, load_segmentor_checkpoint
+from trainer.models import (
+    MixVisionTransformer,
+    Segmentor,
+    SegmentorSpec,
+    build_segmentor,
+    load_segmentor_checkpoint,
+)
 from trainer.models.builder import DECODERS, build_decoder
 
 torch.set_num_threads(1)
@@ -53,6 +59,31 @@ def test_decoder_parameters_equal_the_spec(decoder: str, widths: tuple[int, ...]
     with torch.device("meta"):
         head = build_decoder(decoder, widths, num_classes=19, channels=channels)
     assert sum(p.numel() for p in head.parameters()) == expected
+
+
+# (encoder, decoder, decoder_channels, total parameters) of architectures.md's MiT pairs; the ResNet
+# and ResNeSt pairs join when those encoders exist (their decoder counts are checked above)
+SPEC_MIT_PAIRS = [
+    ("mit_b3", "segformer", 768, 47_239_526),
+    ("mit_b4", "segformer", 768, 64_010_086),
+    ("mit_b5", "segformer", 768, 84_610_406),
+    ("mit_b5", "sfa_dlv3p_nodbn", 512, 95_142_115),
+    ("mit_b5", "daformer_conv1", 256, 81_973_715),
+    ("mit_b5", "upernet", 512, 111_087_315),
+    ("mit_b5", "upernet", 256, 89_777_107),
+    ("mit_b5", "daformer_isa", 256, 82_501_587),
+    ("mit_b5", "daformer_sepaspp_bottleneck", 256, 84_606_163),
+    ("mit_b5", "daformer_aspp", 256, 91_412_947),
+    ("mit_b5", "daformer", 256, 85_155_283),
+]
+
+
+@pytest.mark.slow  # about 2 s per pair: a meta-device MiT-B5 still builds 52 blocks
+@pytest.mark.parametrize(("encoder", "decoder", "channels", "expected"), SPEC_MIT_PAIRS)
+def test_mit_pair_totals_equal_the_spec(encoder: str, decoder: str, channels: int, expected: int) -> None:
+    with torch.device("meta"):
+        model = build_segmentor(encoder, decoder, num_classes=19, decoder_channels=channels)
+    assert sum(p.numel() for p in model.parameters()) == expected
 
 
 # ---- the reference's key layout, written from the spec's module structure -------------------------
