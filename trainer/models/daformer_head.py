@@ -80,10 +80,10 @@ class DAFormerHead(nn.Module):
         self.num_classes = num_classes
         self.neck_scale = 8 if context_at_f4 else None
         # keys '0'..'3' as in the reference's ModuleDict, so checkpoints map one to one
-        embeds: dict[str, nn.Module] = {str(i): LinearEmbed(c, channels) for i, c in enumerate(in_channels)}
-        if context_at_f4:
-            last = str(len(self.in_channels) - 1)
-            embeds[last] = nn.Sequential(
+        linear_levels = self.in_channels[:-1] if context_at_f4 else self.in_channels
+        embeds: dict[str, nn.Module] = {str(i): LinearEmbed(c, channels) for i, c in enumerate(linear_levels)}
+        if context_at_f4:  # F4: a biased 1x1 conv, then the context module (no Linear embedding)
+            embeds[str(len(linear_levels))] = nn.Sequential(
                 nn.Conv2d(self.in_channels[-1], channels, kernel_size=1),
                 ASPPFusion(channels, channels, dilations, separable=True),
             )
