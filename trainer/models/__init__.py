@@ -1,5 +1,5 @@
-"""The DAFormer network and its ablations: encoders (MiT, ResNet-V1c, ResNeSt), decoder heads,
-segmentor, weight loading.
+"""The DAFormer network and its ablations: encoders (MiT, ResNet-V1c, ResNeSt), the decoder heads of
+Tables 1, 2 and 7, segmentor, weight loading.
 
 Spec: /work/shared/spec/daformer.md, "Network". Entry points: ``build_segmentor`` (explicit
 keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loaders of
@@ -8,6 +8,7 @@ keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loa
 
 from trainer.models.builder import (
     DECODER_NAMES,
+    DECODERS,
     ENCODER_NAMES,
     ENCODERS,
     build_decoder,
@@ -25,18 +26,22 @@ from trainer.models.checkpoint import (
 )
 from trainer.models.daformer_head import DAFormerHead
 from trainer.models.encoder import Encoder
+from trainer.models.head_outputs import HeadOutput, LogitsWithAux, main_logits
 from trainer.models.mix_transformer import MixVisionTransformer, create_mit
 from trainer.models.resnet import DilatedResNet
 from trainer.models.segformer_head import SegFormerHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
 __all__ = [
+    "DECODERS",
     "DECODER_NAMES",
     "ENCODERS",
     "ENCODER_NAMES",
     "DAFormerHead",
     "DilatedResNet",
     "Encoder",
+    "HeadOutput",
+    "LogitsWithAux",
     "LoadReport",
     "MixVisionTransformer",
     "SegFormerHead",
@@ -51,5 +56,6 @@ __all__ = [
     "load_checkpoint_into",
     "load_pretrained_encoder",
     "load_segmentor_checkpoint",
+    "main_logits",
     "save_segmentor_checkpoint",
 ]

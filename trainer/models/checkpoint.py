@@ -7,7 +7,7 @@ Understood layouts (conversion happens here, on load; encoder keys per family in
   plus an ``fc.*`` classifier, which is dropped. Missing BN ``num_batches_tracked`` counters are
   tolerated (they are not weights and train nothing: BN momentum is set), as mmcv's loader does.
 - mmseg checkpoints ``{"state_dict": ...}`` with ``backbone.*`` (encoder, the layouts above) and
-  ``decode_head.*`` (head keys equal ours; the reference SegFormer head's unused ``conv_seg`` is dropped).
+  ``decode_head.*`` (head keys equal ours, including the reference SegFormer head's unused ``conv_seg``).
 - UDA checkpoints of the reference (DACS), whose keys carry ``model.`` / ``ema_model.`` /
   ``imnet_model.`` prefixes: ``prefix`` chooses which network to load.
 - Ours: ``{"format": OWN_FORMAT, "version", "meta": SegmentorSpec fields, "state_dict", "extra"}``.
@@ -122,7 +122,7 @@ def to_segmentor_keys(state: Mapping[str, torch.Tensor], segmentor: Segmentor) -
                 continue
             key = "encoder." + sub
         if key.startswith("decoder.conv_seg.") and not has_conv_seg:
-            continue  # the reference SegFormer head inherits an unused conv_seg from its base class
+            continue  # a head without a classifier conv_seg (DLV2) ignores one in the file
         converted[key] = value
     return converted
 
@@ -198,7 +198,8 @@ def load_segmentor_checkpoint(
     check_encoder_architecture(segmentor.encoder, encoder_state, path)
     decoder_keys = {key for key in state if key.startswith("decoder.")}
     own_decoder = {"decoder." + key for key in segmentor.decoder.state_dict()}
-    if decoder_keys and not decoder_keys & own_decoder:
+    shared = {key for key in decoder_keys & own_decoder if not key.startswith("decoder.conv_seg.")}
+    if decoder_keys and not shared:  # every mmseg head has a conv_seg: sharing only it means another head
         raise ValueError(
             f"{path} holds decoder weights of another head (e.g. {sorted(decoder_keys)[0]}); the model's "
             f"decoder is {type(segmentor.decoder).__name__} ({segmentor.spec.decoder})"

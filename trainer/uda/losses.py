@@ -5,12 +5,18 @@ bilinearly (align_corners=False) from their actual shape to the label's size; th
 is ``F.cross_entropy(..., ignore_index=255, reduction="none")`` multiplied by the optional pixel
 weight and averaged over ALL pixels: ignored pixels add 0 to the sum but count in the denominator
 (mmseg 0.16's ``CrossEntropyLoss`` has no ``avg_non_ignore``).
+
+A head with auxiliary classifiers (DANet) returns ``LogitsWithAux`` in training; ``decode_cross_entropy``
+then adds ``weight_i * CE(aux_i)`` with the same label and pixel weight, as mmseg's ``DAHead.losses``
+does. For a plain tensor it is exactly ``pixel_cross_entropy``.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from trainer.models.head_outputs import HeadOutput, LogitsWithAux
 
 IGNORE = 255
 
@@ -32,3 +38,13 @@ def pixel_cross_entropy(
     if weight is not None:
         loss = loss * weight
     return loss.mean()
+
+
+def decode_cross_entropy(output: HeadOutput, label: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``pixel_cross_entropy`` of the main logits plus each auxiliary classifier's, times its weight."""
+    if not isinstance(output, LogitsWithAux):
+        return pixel_cross_entropy(output, label, weight)
+    loss = pixel_cross_entropy(output.logits, label, weight)
+    for aux, aux_weight in zip(output.aux_logits, output.aux_weights, strict=True):
+        loss = loss + aux_weight * pixel_cross_entropy(aux, label, weight)
+    return loss

@@ -16,13 +16,15 @@ from torch import nn
 
 from trainer.config import TrainConfig
 from trainer.models import Segmentor, build_encoder, load_pretrained_encoder
+from trainer.models.head_outputs import main_logits
+from trainer.models.segformer_adapter import last_stage_after_neck
 from trainer.optim import PolyWarmupSchedule, build_optimizer
 from trainer.optim.precision import autocast, autocast_dtype
 from trainer.uda.augment import strong_augment
 from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
 from trainer.uda.feature_distance import feature_distance_loss
-from trainer.uda.losses import pixel_cross_entropy, upsample_logits
+from trainer.uda.losses import decode_cross_entropy, upsample_logits
 from trainer.uda.pseudo_label import pixel_weight, pseudo_labels
 
 Batch = Mapping[str, torch.Tensor]
@@ -91,23 +93,24 @@ class UDAStep:
 
     # ---- its pieces ----------------------------------------------------------------------------
     def source_losses(self, img: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Source (or oracle) CE and lambda * L_FD on the last encoder stage (0 when FD is off).
+        """Source (or oracle) CE (plus a head's auxiliary CEs) and lambda * L_FD on the last stage (0 when off).
 
-        The last stage is at stride 32 for MiT and 8 for the dilated ResNets; FD reads the factor
-        from the feature map's actual size."""
+        The last stage (or the neck's output, which the reference's FD reads) is at stride 32 for MiT and 8
+        for the dilated ResNets; FD reads the factor from the feature map's actual size."""
         with autocast(self.device, self.amp_dtype):
             features = self._run.student_encoder(img)
-            logits = self._run.student_decoder(features)
-        src_ce = pixel_cross_entropy(logits, label)
+            output = self._run.student_decoder(features)  # logits, or LogitsWithAux (DANet)
+        src_ce = decode_cross_entropy(output, label)
         if not self.use_fd:
             return src_ce, torch.zeros((), device=self.device)
         assert self.frozen_encoder is not None
         with torch.no_grad(), autocast(self.device, self.amp_dtype):
-            frozen_last = self._run.frozen_encoder(img)[-1]
+            frozen_last = last_stage_after_neck(self.student.decoder, self._run.frozen_encoder(img))
         fd_cfg = self.cfg.uda.fd
         classes = fd_cfg.thing_classes if fd_cfg.classes == "things" else None
+        student_last = last_stage_after_neck(self.student.decoder, features)  # stage 4, or its neck output
         fd = feature_distance_loss(
-            features[-1], frozen_last, label, self.cfg.model.num_classes, classes, fd_cfg.scale_min_ratio
+            student_last, frozen_last, label, self.cfg.model.num_classes, classes, fd_cfg.scale_min_ratio
         )
         return src_ce, fd_cfg.fd_lambda * fd
 
@@ -116,7 +119,7 @@ class UDAStep:
         """Teacher labels (B, H, W) at the crop's size and the batch's confidence share (0-dim)."""
         assert self.teacher is not None
         with autocast(self.device, self.amp_dtype):
-            logits = self._run.teacher_decoder(self._run.teacher_encoder(tgt_img))
+            logits = main_logits(self._run.teacher_decoder(self._run.teacher_encoder(tgt_img)))
         logits = upsample_logits(logits, (tgt_img.shape[-2], tgt_img.shape[-1]))
         return pseudo_labels(logits, self.cfg.uda.pseudo_label.threshold)
 
@@ -148,8 +151,8 @@ class UDAStep:
     def mixed_loss(self, img: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the student on the mixed images, weighted per pixel, mean over pixels."""
         with autocast(self.device, self.amp_dtype):
-            logits = self._run.student_decoder(self._run.student_encoder(img))
-        return pixel_cross_entropy(logits, label, weight)
+            output = self._run.student_decoder(self._run.student_encoder(img))
+        return decode_cross_entropy(output, label, weight)
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -48,10 +48,10 @@ def test_daformer_head_count_by_hand() -> None:
 @pytest.mark.parametrize(
     ("embed", "expected"),
     [
-        (256, 256 * 1024 + 1024 + 1024 * 256 + 512 + 256 * 19 + 19),
-        (768, 768 * 1024 + 3072 + 3072 * 768 + 1536 + 768 * 19 + 19),
+        (256, 256 * 1024 + 1024 + 1024 * 256 + 512 + 256 * 19 + 19 + 128 * 19 + 19),
+        (768, 768 * 1024 + 3072 + 3072 * 768 + 1536 + 768 * 19 + 19 + 128 * 19 + 19),
     ],
-)
+)  # the last two terms: the reference's inherited, unused conv_seg (128 -> K), which it counts
 def test_segformer_head_count(embed: int, expected: int) -> None:
     assert _count(SegFormerHead(B1_WIDTHS, num_classes=19, embed_dim=embed)) == expected
 
