@@ -1,9 +1,9 @@
 """The DAFormer network and its ablations: encoders (MiT, ResNet-V1c, ResNeSt), the decoder heads of
 Tables 1, 2 and 7, segmentor, weight loading.
 
-Spec: /work/shared/spec/daformer.md, "Network". Entry points: ``build_segmentor`` (explicit
-keyword arguments), ``build_segmentor_from_config`` (``cfg.model``), and the loaders of
-``trainer.models.checkpoint``.
+Spec: /work/shared/spec/daformer.md, "Network"; architectures.md (Tables 1-4, 7). Entry points:
+``build_segmentor`` (explicit keyword arguments), ``build_segmentor_from_config`` (``cfg.model``),
+``build_encoder`` (the ``ENCODERS`` table), and the loaders of ``trainer.models.checkpoint``.
 """
 
 from trainer.models.builder import (

@@ -13,7 +13,14 @@ from trainer.config import TrainConfig, load_config
 from trainer.data import build_train_streams
 from trainer.data.prepare import prepare
 from trainer.data.synthetic.writer import write_dataset
-from trainer.models import DilatedResNet, SegFormerHead, Segmentor, SegmentorSpec, build_encoder
+from trainer.models import (
+    DilatedResNet,
+    SegFormerHead,
+    Segmentor,
+    SegmentorSpec,
+    build_encoder,
+    build_segmentor_from_config,
+)
 from trainer.models.resnest import create_resnest
 from trainer.uda.feature_distance import feature_distance_loss
 from trainer.uda.step import UDAStep
@@ -129,3 +136,5 @@ def test_frozen_fd_encoder_is_the_configured_cnn_with_its_imagenet_file(syntheti
     assert not any(p.requires_grad for p in frozen.parameters())
     for key, value in imagenet.state_dict().items():
         assert torch.equal(frozen.state_dict()[key], value), key
+    student = build_segmentor_from_config(cfg.model)  # model.pretrained initialises the student's encoder too
+    assert all(torch.equal(student.encoder.state_dict()[k], v) for k, v in imagenet.state_dict().items())
