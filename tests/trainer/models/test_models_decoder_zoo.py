@@ -76,6 +76,18 @@ SPEC_MIT_PAIRS = [
     ("mit_b5", "daformer_aspp", 256, 91_412_947),
     ("mit_b5", "daformer", 256, 85_155_283),
 ]
+SPEC_CNN_PAIRS = [
+    ("r50v1c", "dlv2red", 256, 24_227_718),
+    ("r101v1c", "dlv2red", 256, 43_219_846),
+    ("s50", "dlv2red", 256, 26_134_694),
+    ("s101", "dlv2red", 256, 46_926_470),
+    ("s200", "dlv2red", 256, 68_852_998),
+    ("r101v1c", "da_nodbn", 512, 66_471_963),
+    ("r101v1c", "isa_nodbn", 512, 54_330_739),
+    ("r101v1c", "dlv3p_nodbn", 512, 60_205_955),
+    ("r101v1c", "segformer", 768, 47_849_478),
+]
+"""The encoder/decoder totals of architectures.md for the ResNet-V1c and ResNeSt rows."""
 
 
 @pytest.mark.slow  # about 2 s per pair: a meta-device MiT-B5 still builds 52 blocks
@@ -84,6 +96,13 @@ def test_mit_pair_totals_equal_the_spec(encoder: str, decoder: str, channels: in
     with torch.device("meta"):
         model = build_segmentor(encoder, decoder, num_classes=19, decoder_channels=channels)
     assert sum(p.numel() for p in model.parameters()) == expected
+
+
+@pytest.mark.parametrize(("encoder", "decoder", "channels", "expected"), SPEC_CNN_PAIRS)
+def test_cnn_pair_totals_equal_the_spec(encoder: str, decoder: str, channels: int, expected: int) -> None:
+    with torch.device("meta"):
+        model = build_segmentor(encoder, decoder, num_classes=19, decoder_channels=channels)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == expected
 
 
 # ---- the reference's key layout, written from the spec's module structure -------------------------
