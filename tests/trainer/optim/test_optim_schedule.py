@@ -106,3 +106,17 @@ def test_poly10warm_decays_every_group_to_zero() -> None:
     assert lr_at(20_000, 6e-5, 40_000, cfg) == pytest.approx(3e-5)
     assert lr_at(20_000, 6e-4, 40_000, cfg) == pytest.approx(3e-4)
     assert lr_at(40_000, 6e-4, 40_000, cfg) == 0.0
+
+
+def test_reference_numerics_is_fp32_everywhere() -> None:
+    from trainer.config import TrainConfig
+    from trainer.optim.precision import autocast_dtype
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert autocast_dtype("auto", cuda) == torch.bfloat16
+    assert autocast_dtype("auto", cuda, "reference") is None
+    assert autocast_dtype("fp32", cpu, "reference") is None
+    with pytest.raises(ValueError, match="contradicts"):
+        autocast_dtype("bf16", cuda, "reference")
+    with pytest.raises(ValueError, match=r"run.numerics='reference' computes in fp32"):
+        TrainConfig.model_validate({"run": {"numerics": "reference", "precision": "fp16"}})
