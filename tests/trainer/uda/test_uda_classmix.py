@@ -51,3 +51,30 @@ def test_batch_pool_replays_with_the_same_generator_seed() -> None:
     a = class_masks(labels, torch.Generator().manual_seed(3), pool="batch")
     b = class_masks(labels, torch.Generator().manual_seed(3), pool="batch")
     assert torch.equal(a, b)
+
+
+def _step_mixes(numerics: str, calls: int = 12) -> list[torch.Tensor]:
+    from trainer.config import TrainConfig
+    from trainer.models import build_segmentor
+    from trainer.uda.step import UDAStep
+
+    cfg = TrainConfig.model_validate({
+        "model": {"encoder": "mit_b0", "decoder_channels": 16},
+        "uda": {"fd": {"enabled": False}},
+        "run": {"numerics": numerics, "device": "cpu"},
+    })
+    step = UDAStep(cfg, build_segmentor("mit_b0", "daformer", 19, 0.0, 16), torch.device("cpu"))
+    src_lbl = torch.stack([torch.zeros(8, 8, dtype=torch.long), torch.full((8, 8), 255)])  # {0} and {255}
+    pseudo = torch.full((2, 8, 8), 7)
+    img = torch.zeros(2, 3, 8, 8)
+    confidence = torch.ones(2, 8, 8)
+    return [step.class_mix(img, src_lbl, img, pseudo, confidence)[1] for _ in range(calls)]
+
+
+def test_uda_step_uses_the_batch_pool_under_reference_numerics() -> None:
+    # Per image: image 1 has no class, so it is all target (pseudo-label 7) every time.
+    assert all(bool((mixed[1] == 7).all()) for mixed in _step_mixes("default"))
+    # Batch pool {0, 255}, one class per image: image 1 is all source (255) whenever 255 is drawn.
+    reference = _step_mixes("reference")
+    assert any(bool((mixed[1] == 255).all()) for mixed in reference)
+    assert any(bool((mixed[0] == 7).all()) for mixed in reference)  # and image 0 may get none of its own
