@@ -242,3 +242,9 @@ def test_bad_preset_file_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("title: t\n")
     with pytest.raises(SpecError, match="not a preset file"):
         load_preset("broken", directory=tmp_path)
+
+
+def test_demo_presets_keep_the_pipeline_of_their_measured_figures() -> None:
+    assert _row("quickstart", "source_only").data.photometric_distortion is False
+    assert _row("synthetic_gap", "oracle").data.photometric_distortion is False
+    assert _row("table1_architectures", "segformer+mitb5_oracle").data.photometric_distortion is None  # auto: on
