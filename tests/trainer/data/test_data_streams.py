@@ -111,6 +111,6 @@ def test_photometric_distortion_and_oracle_crop_follow_the_reference(bench: Path
     oracle = build_train_streams(_cfg(bench, mode="target_only"))
     assert oracle.labelled.dataset.settings.photometric
     assert oracle.labelled.dataset.settings.cat_max_ratio == 0.75
-    off = _cfg(bench, mode="source_only").model_copy(deep=True)
-    off = config_from_dict({**off.model_dump(), "data": {**off.data.model_dump(), "photometric_distortion": False}})
+    cfg = _cfg(bench, mode="source_only")
+    off = cfg.model_copy(update={"data": cfg.data.model_copy(update={"photometric_distortion": False})})
     assert not build_train_streams(off).labelled.dataset.settings.photometric
