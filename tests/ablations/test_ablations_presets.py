@@ -103,7 +103,8 @@ def test_table5_rows_follow_experiment_5() -> None:
     assert final.uda.ema.alpha == 0.999 and final.uda.rcs.temperature == 0.01 and final.uda.fd.classes == "things"
     assert (final.uda.pseudo_label.crop_top, final.uda.pseudo_label.crop_bottom) == (15, 120)
     dlv2 = _row("table5_strategies", "dlv2red+r101v1c_rcs+fd_things+a999+plcrop")
-    assert dlv2.model_copy(update={"model": final.model}) == final
+    assert dlv2.optim.norm_weight_decay == 0.01  # BatchNorms decayed, as the reference's CNN rows
+    assert dlv2.model_copy(update={"model": final.model, "optim": final.optim}) == final
 
 
 def test_table7_and_table6_are_the_full_strategies() -> None:
@@ -248,3 +249,13 @@ def test_demo_presets_keep_the_pipeline_of_their_measured_figures() -> None:
     assert _row("quickstart", "source_only").data.photometric_distortion is False
     assert _row("synthetic_gap", "oracle").data.photometric_distortion is False
     assert _row("table1_architectures", "segformer+mitb5_oracle").data.photometric_distortion is None  # auto: on
+
+
+def test_cnn_encoders_decay_their_batchnorms_as_the_reference() -> None:
+    """experiments.py sets decay_mult 0 on 'norm' parameters only for MiT backbones."""
+    for name in ("table1_architectures", "table2_encoder_decoder", "table3_encoders", "table4_warmup",
+                 "table5_strategies", "table7_decoders"):
+        for plan in expand(load_preset(name)):
+            cfg = TrainConfig.model_validate(plan.config)
+            expected = 0.0 if cfg.model.encoder.startswith("mit_") else 0.01
+            assert cfg.optim.norm_weight_decay == expected, (name, plan.name)

@@ -180,7 +180,13 @@ class OptimConfig(_Frozen):
     head_lr_mult: float = Field(10.0, gt=0.0)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.01, ge=0.0)
-    norm_weight_decay: float = Field(0.0, ge=0.0)
+    norm_weight_decay: float = Field(
+        0.0,
+        ge=0.0,
+        description="Weight decay of the encoder's normalisation parameters. The reference: 0 for MiT "
+        "encoders (its 'norm' decay_mult 0), the full weight_decay (0.01) for ResNet/ResNeSt encoders, "
+        "whose BatchNorms it decays; the presets set it per row.",
+    )
     warmup: bool = True
     warmup_iters: int = Field(1500, ge=0)
     warmup_ratio: float = Field(1e-6, gt=0.0, le=1.0)
