@@ -9,6 +9,10 @@ means +- sample std and Welch's t-test of the difference. Data: ``python -m trai
 data/synthetic`` first.
 
     .venv/bin/python bench/bench_classmix_pool.py --seeds 0 1 2 --iterations 200
+
+``--masks N`` trains nothing: it draws N batches of the same source crops (RCS on) and reports
+how the two pools' masks differ (share of an image's own classes mixed, images with an empty
+mask, share of mixed pixels that are ignore pixels), seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from scipy.stats import ttest_ind
 from ablations.presets import load_preset
 from ablations.spec import override_items, resolve_config
 from trainer.config import TrainConfig
+from trainer.data import build_train_streams
 from trainer.engine.loop import train
+from trainer.uda.classmix import class_masks
 
 
 def _config(data: Path, out: Path, numerics: str, seed: int, iterations: int) -> TrainConfig:
@@ -42,14 +48,40 @@ def _config(data: Path, out: Path, numerics: str, seed: int, iterations: int) ->
                                        "run": run.model_dump()})
 
 
+def mask_statistics(cfg: TrainConfig, batches: int) -> None:
+    """Per pool: mean share of each image's own classes that get mixed, empty masks, ignore pixels mixed."""
+    stream = build_train_streams(cfg).labelled
+    labels = [next(stream)["label"] for _ in range(batches)]
+    for pool in ("image", "batch"):
+        gen = torch.Generator().manual_seed(0)
+        shares, empty, ignore_mixed, mixed = [], 0, 0, 0
+        for lbl in labels:
+            for label, mask in zip(lbl, class_masks(lbl, gen, pool=pool), strict=True):
+                own = torch.unique(label[label != 255])
+                chosen = torch.unique(label[mask.bool() & (label != 255)])
+                shares.append(len(chosen) / max(len(own), 1))
+                empty += int(mask.sum() == 0)
+                ignore_mixed += int((mask.bool() & (label == 255)).sum())
+                mixed += int(mask.sum())
+        n = len(shares)
+        print(f"pool={pool:5s}: own classes mixed {100 * statistics.mean(shares):.1f}% per image, "  # noqa: T201
+              f"empty masks {100 * empty / n:.1f}% of {n} images, "
+              f"ignore pixels {100 * ignore_mixed / max(mixed, 1):.2f}% of mixed pixels")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("data/synthetic"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--masks", type=int, default=0, help="only the mask statistics over N batches")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.masks:
+        with tempfile.TemporaryDirectory() as tmp:
+            mask_statistics(_config(args.data, Path(tmp), "default", args.seeds[0], 1), args.masks)
+        return 0
     results: dict[str, list[float]] = {"default": [], "reference": []}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
