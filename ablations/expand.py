@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ablations.cost import REFERENCE_SECONDS_PER_ITERATION, architecture_factor
 from ablations.spec import (
     SEED_PATH,
     AblationSpec,
@@ -130,29 +131,13 @@ def expand(spec: AblationSpec, *, max_trials: int | None = None) -> list[TrialPl
 
 # --- cost estimate --------------------------------------------------------------------------------
 
-REFERENCE_SECONDS_PER_ITERATION = 1.44
-"""Full DAFormer (MiT-B5, 512x512 crops, batch 2+2, FD on) on one RTX 2080 Ti (spec: Optimisation)."""
-
-MIT_ENCODER_PARAMS: dict[str, int] = {
-    "mit_b0": 3_319_392, "mit_b1": 13_151_424, "mit_b2": 24_196_288,
-    "mit_b3": 44_072_128, "mit_b4": 60_842_688, "mit_b5": 81_443_008,
-}  # fmt: skip
-"""Parameter counts of the reference MiT encoders (spec: Network)."""
-
-SECONDS_PER_ITERATION: dict[str, float] = {
-    name: REFERENCE_SECONDS_PER_ITERATION * params / MIT_ENCODER_PARAMS["mit_b5"]
-    for name, params in MIT_ENCODER_PARAMS.items()
-}
-"""Full-DAFormer seconds per iteration per encoder: MiT-B5 measured, the others scaled by parameters."""
-
-
 def estimated_seconds_per_iteration(config: Mapping[str, Any]) -> float:
     """Rough seconds per iteration of one resolved config on an RTX 2080 Ti class GPU.
 
-    Rough on purpose: MiT-B5 is the measured 1.44 s/it of the full DAFormer; other encoders are
-    scaled by parameter count (a stand-in for FLOPs, fair for B3-B5 where the deep third stage
-    dominates, an underestimate for B0-B2 where the fixed cost of the decoder head shows); time
-    scales with crop area; and a method costs its passes counted in forward units (forward +
+    Rough on purpose: the full DAFormer's measured 1.44 s/it, scaled by the architecture's forward
+    MACs relative to DAFormer's (``ablations.cost.architecture_factor``: encoder + decoder, e.g.
+    DeepLabV2 ResNet-101 1.56, SegFormer MiT-B5 0.86, UperNet MiT-B5 2.31); time scales with crop
+    area; and a method costs its passes counted in forward units (forward +
     backward = 3): UDA = source 3 + teacher 1 + mixed 3 (+ frozen FD encoder 1) = 8 with FD,
     7 without; source-only and target-only = 3. Evaluation and data loading are left out.
     """
@@ -162,7 +147,8 @@ def estimated_seconds_per_iteration(config: Mapping[str, Any]) -> float:
         units = 8.0 if uda["fd"]["enabled"] else 7.0
     else:
         units = 3.0
-    return SECONDS_PER_ITERATION[model["encoder"]] * (height * width) / (512 * 512) * units / 8.0
+    per_it = REFERENCE_SECONDS_PER_ITERATION * architecture_factor(model)
+    return per_it * (height * width) / (512 * 512) * units / 8.0
 
 
 def estimate_gpu_hours(

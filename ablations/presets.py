@@ -1,6 +1,7 @@
 """The paper's ablation tables as ready-made specs, read from the YAML files in ``presets/``.
 
-A preset file holds one table: ``title``, ``description``, ``spec`` (an ``AblationSpec`` without
+A preset file holds one table: ``title``, ``table`` (which table of the paper it reproduces, or
+what it extends), ``description``, ``spec`` (an ``AblationSpec`` without
 its name) and optionally ``benchmarks``, each adding overrides to the base (e.g. SYNTHIA as the
 source) and its own published figures. A file ``strategies.yaml`` with benchmarks ``gta`` and
 ``synthia`` gives the presets ``strategies_gta`` and ``strategies_synthia``; a file without
@@ -26,10 +27,11 @@ class _Frozen(BaseModel):
 
 
 class PresetInfo(_Frozen):
-    """What a preset is, for listing: its name, title, description and number of trials."""
+    """What a preset is, for listing: its name, title, paper table, description and number of trials."""
 
     name: str
     title: str
+    table: str | None
     description: str
     n_trials: int
 
@@ -56,6 +58,7 @@ class _Benchmark(_Frozen):
 
 class _PresetFile(_Frozen):
     title: str
+    table: str | None = None
     description: str
     spec: dict[str, Any]
     benchmarks: dict[str, _Benchmark] | None = None
@@ -82,7 +85,9 @@ def _read(path: Path) -> _PresetFile:
         raise SpecError(("preset", path.stem), f"{path}: not a preset file: {exc}") from None
 
 
-def _build(name: str, file: _PresetFile, bench: _Benchmark | None, source: Path) -> tuple[AblationSpec, str]:
+def _build(
+    name: str, file: _PresetFile, bench: _Benchmark | None, source: Path
+) -> tuple[AblationSpec, str, str | None]:
     data = dict(file.spec)
     data["name"] = name
     title = file.title
@@ -93,13 +98,13 @@ def _build(name: str, file: _PresetFile, bench: _Benchmark | None, source: Path)
         title = f"{file.title}, {bench.title}"
     data["description"] = f"{file.description} ({bench.title})" if bench else file.description
     try:
-        return AblationSpec.model_validate(data), title
+        return AblationSpec.model_validate(data), title, file.table
     except ValidationError as exc:
         raise SpecError(("preset", name), f"{source}: invalid spec: {exc}") from None
 
 
-def _all(directory: Path) -> dict[str, tuple[AblationSpec, str]]:
-    presets: dict[str, tuple[AblationSpec, str]] = {}
+def _all(directory: Path) -> dict[str, tuple[AblationSpec, str, str | None]]:
+    presets: dict[str, tuple[AblationSpec, str, str | None]] = {}
     for path in sorted(directory.glob("*.yaml")):
         file = _read(path)
         if not file.benchmarks:
@@ -113,8 +118,8 @@ def _all(directory: Path) -> dict[str, tuple[AblationSpec, str]]:
 def list_presets(directory: Path = PRESETS_DIR) -> list[PresetInfo]:
     """Every preset, in file order, with its trial count."""
     return [
-        PresetInfo(name=name, title=title, description=spec.description, n_trials=spec.n_trials)
-        for name, (spec, title) in _all(directory).items()
+        PresetInfo(name=name, title=title, table=table, description=spec.description, n_trials=spec.n_trials)
+        for name, (spec, title, table) in _all(directory).items()
     ]
 
 

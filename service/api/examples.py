@@ -99,9 +99,11 @@ RESULTS = {
     ],
 }
 PRESET_SUMMARY = {
-    "name": "table3_uda_components",
-    "description": "UDA components (paper Table 3)",
-    "trial_count": 9,
+    "name": "table4_warmup",
+    "title": "Table 4 - learning rate warmup (poly10 vs poly10warm)",
+    "table": "Table 4",
+    "description": "DeepLabV2 ResNet-101 and SegFormer MiT-B5 as DACS UDA and oracle, without and with warmup",
+    "trial_count": 8,
 }
 PRESET = {**PRESET_SUMMARY, "spec": SPEC_BODY}
 HEALTH = {"status": "ok", "database": "ok", "schema_revision": "0001"}

@@ -20,7 +20,9 @@ def load_spec(name: str, overrides: PresetOverrides | None = None) -> AblationSp
 
 def summaries() -> list[PresetSummary]:
     return [
-        PresetSummary(name=p.name, title=p.title, description=p.description, trial_count=p.n_trials)
+        PresetSummary(
+            name=p.name, title=p.title, table=p.table, description=p.description, trial_count=p.n_trials
+        )
         for p in list_presets()
     ]
 
@@ -35,6 +37,7 @@ def read(name: str) -> PresetRead:
     return PresetRead(
         name=name,
         title=info.title,
+        table=info.table,
         description=info.description,
         trial_count=info.n_trials,
         spec=spec.model_dump(mode="json"),

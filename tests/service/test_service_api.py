@@ -77,6 +77,25 @@ def test_dry_run_stores_nothing(api: TestClient) -> None:
     assert api.get("/experiments").json()["items"] == []
 
 
+def test_every_paper_table_is_listed_and_dry_runs_with_its_cost(api: TestClient) -> None:
+    presets = {p["name"]: p for p in api.get("/presets").json()}
+    tables = {p["table"] for p in presets.values()}
+    assert {f"Table {n}" for n in range(1, 8)} <= tables
+    assert api.get("/presets/table4_warmup").json()["table"] == "Table 4"
+    hours = {}
+    for name, preset in presets.items():
+        plan = api.post("/experiments?dry_run=true", json={"preset": name})
+        assert plan.status_code == 200, (name, plan.text)
+        assert plan.json()["trial_count"] == preset["trial_count"] == len(plan.json()["trials"])
+        hours[name] = plan.json()["gpu_hours"]
+    assert hours["table6_daformer_gta"] == 48.0  # 3 seeds x 40k iterations x 1.44 s (DAFormer's 16 h)
+    # the estimate follows the architecture (ablations/cost.py): Table 4 = 40k iterations x 1.44 s x
+    # [DeepLabV2-R101 (178.5 + 2.9) + SegFormer-B5 (59.3 + 40.5)] / DAFormer's 116.2 GMACs x 2 schedules
+    # x (UDA without FD 7/8 + oracle 3/8) = 32 h x 2.41997 x 1.25 = 96.80 h
+    assert abs(hours["table4_warmup"] - 96.80) < 0.01
+    assert api.get("/experiments").json()["items"] == []
+
+
 def test_cancel_retry_and_transitions(api: TestClient) -> None:
     experiment = _submit(api).json()
     eid, first_trial = experiment["id"], experiment["trials"][0]["id"]

@@ -31,6 +31,11 @@ SYNTHIA_EVAL_CLASSES: tuple[int, ...] = tuple(c for c in range(19) if c not in (
 
 IGNORE_INDEX = 255
 
+SOURCE_KINDS: tuple[str, ...] = ("gta", "synthia", "cityscapes")
+"""Labelled training sets a run may adapt FROM (Cityscapes: the reference's experiment 8)."""
+TARGET_KINDS: tuple[str, ...] = ("cityscapes", "acdc", "dark_zurich")
+"""Target domains with a labelled val split the run is evaluated on (all with the 19 classes)."""
+
 EncoderName = Literal[
     "mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5",
     "r50v1c", "r101v1c", "s50", "s101", "s200",
@@ -70,7 +75,7 @@ class ModelConfig(_Frozen):
 class DatasetConfig(_Frozen):
     """One dataset on disk: its layout, root folder, and the size images are resized to."""
 
-    kind: Literal["gta", "synthia", "cityscapes"]
+    kind: Literal["gta", "synthia", "cityscapes", "acdc", "dark_zurich"]
     root: str
     resize: tuple[int, int] = Field(description="(width, height) the image is resized to, ratio kept.")
 
@@ -91,6 +96,12 @@ class DataConfig(_Frozen):
     crop_size: tuple[int, int] = Field((512, 512), description="(height, width) of training crops.")
     cat_max_ratio: float = Field(0.75, gt=0.0, le=1.0, description="Source crops: max share of one class.")
     flip_prob: float = Field(0.5, ge=0.0, le=1.0)
+    photometric_distortion: bool | None = Field(
+        None,
+        description="mmseg's PhotoMetricDistortion on the labelled crops. None: on for source-only and "
+        "target-only training, off for UDA (whose mixed images get the strong augmentation instead), "
+        "as in the reference's dataset configs.",
+    )
     batch_size: int = Field(2, gt=0, description="Crops per domain per iteration (2 source + 2 target).")
     num_workers: int = Field(4, ge=0)
 
@@ -150,6 +161,19 @@ class UDAConfig(_Frozen):
     mix: MixConfig = MixConfig()
 
 
+REFERENCE_SCHEDULES: dict[str, dict[str, object]] = {
+    "poly10warm": {"warmup": True, "warmup_iters": 1500, "warmup_ratio": 1e-6, "poly_power": 1.0, "min_lr": 0.0},
+    "poly10": {"warmup": False, "warmup_iters": 1500, "warmup_ratio": 1e-6, "poly_power": 1.0, "min_lr": 1e-4},
+}
+"""The reference's ``configs/_base_/schedules/{poly10warm,poly10}.py`` (mmcv ``PolyLrUpdaterHook``).
+``poly10`` (the no-warmup rows of Table 4) keeps mmcv's ABSOLUTE ``min_lr=1e-4`` for every group:
+the encoder's lr rises from 6e-5 towards 1e-4 while the head's (x10) falls from 6e-4 to 1e-4. It
+looks like a quirk; it is what produced the published numbers."""
+_OPTIM_DEFAULTS: dict[str, object] = {
+    "warmup": True, "warmup_iters": 1500, "warmup_ratio": 1e-6, "poly_power": 1.0, "min_lr": 0.0,
+}  # fmt: skip
+
+
 class OptimConfig(_Frozen):
     """AdamW with a 10x head learning rate, linear warmup and polynomial decay (spec: Optimisation)."""
 
@@ -157,12 +181,41 @@ class OptimConfig(_Frozen):
     head_lr_mult: float = Field(10.0, gt=0.0)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.01, ge=0.0)
-    norm_weight_decay: float = Field(0.0, ge=0.0)
+    norm_weight_decay: float = Field(
+        0.0,
+        ge=0.0,
+        description="Weight decay of the encoder's normalisation parameters. The reference: 0 for MiT "
+        "encoders (its 'norm' decay_mult 0), the full weight_decay (0.01) for ResNet/ResNeSt encoders, "
+        "whose BatchNorms it decays; the presets set it per row.",
+    )
     warmup: bool = True
     warmup_iters: int = Field(1500, ge=0)
     warmup_ratio: float = Field(1e-6, gt=0.0, le=1.0)
     poly_power: float = Field(1.0, gt=0.0)
-    min_lr: float = Field(0.0, ge=0.0)
+    min_lr: float = Field(0.0, ge=0.0, description="Absolute floor of EVERY group's lr, as mmcv's poly.")
+    schedule: Literal["poly10warm", "poly10"] | None = Field(
+        None,
+        description="One of the reference's schedule files by name; it then fixes warmup, warmup_iters, "
+        "warmup_ratio, poly_power and min_lr (see REFERENCE_SCHEDULES). None: those fields as given.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_schedule(cls, data: object) -> object:
+        """Fill the fields a named schedule fixes; refuse a field set to a third value."""
+        if not isinstance(data, dict) or data.get("schedule") is None:
+            return data
+        name = data["schedule"]
+        if name not in REFERENCE_SCHEDULES:
+            return data  # the Literal check reports it
+        out = dict(data)
+        for key, value in REFERENCE_SCHEDULES[name].items():
+            given = out.get(key, value)
+            if given != value and given != _OPTIM_DEFAULTS[key]:
+                raise ValueError(f"optim.{key}={given!r} conflicts with optim.schedule={name!r}, which sets "
+                                 f"{key}={value!r}; drop one of the two")
+            out[key] = value
+        return out
 
 
 class RunConfig(_Frozen):
@@ -177,6 +230,11 @@ class RunConfig(_Frozen):
     device: str = Field("auto", description="'auto' (cuda when available), 'cpu' or 'cuda[:N]'.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="'auto': bf16 autocast on CUDA, fp32 on the CPU."
+    )
+    numerics: Literal["default", "reference"] = Field(
+        "default",
+        description="'reference': the reference's maths bit for bit where it matters: fp32 everywhere "
+        "(no autocast, no TF32) and ClassMix classes drawn from the whole batch's labels, 255 included.",
     )
     channels_last: bool = True
     compile: bool = False
@@ -201,8 +259,15 @@ class TrainConfig(_Frozen):
         if any(not 0 <= c < self.model.num_classes for c in fd.thing_classes):
             raise ValueError(f"uda.fd.thing_classes must be train ids below model.num_classes "
                              f"({self.model.num_classes}), got {list(fd.thing_classes)}")
-        if self.data.target.kind != "cityscapes":
-            raise ValueError("data.target.kind must be 'cityscapes' (the target domain of DAFormer)")
+        if self.data.target.kind not in TARGET_KINDS:
+            raise ValueError(f"data.target.kind must be one of {', '.join(TARGET_KINDS)} (a real target "
+                             f"domain with a labelled val split), got {self.data.target.kind!r}")
+        if self.data.source.kind not in SOURCE_KINDS:
+            raise ValueError(f"data.source.kind must be one of {', '.join(SOURCE_KINDS)} (a labelled "
+                             f"training set), got {self.data.source.kind!r}")
+        if self.run.numerics == "reference" and self.run.precision not in ("auto", "fp32"):
+            raise ValueError(f"run.numerics='reference' computes in fp32; run.precision={self.run.precision!r} "
+                             f"contradicts it (use 'auto' or 'fp32')")
         if math.isinf(self.uda.rcs.temperature) and not self.uda.rcs.temperature > 0:
             raise ValueError("uda.rcs.temperature must be positive or inf")
         return self

@@ -19,9 +19,11 @@ from trainer.data import io
 from trainer.data import transforms as T
 from trainer.data.labels import IGNORE
 from trainer.data.layouts import Sample
+from trainer.data.photometric import PhotoMetricDistortion
 from trainer.data.rcs import RareClassSampler
 
 Batch = dict[str, torch.Tensor]
+_PHOTOMETRIC = PhotoMetricDistortion()
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class CropSettings:
     crop: tuple[int, int]
     flip_prob: float
     cat_max_ratio: float = 1.0
+    photometric: bool = False
+    """mmseg's PhotoMetricDistortion after the flip (source-only / target-only pipelines)."""
 
 
 def sample_rng(seed: int, stream: int, n: int, batch_size: int) -> np.random.Generator:
@@ -71,6 +75,8 @@ class CropDataset(Dataset[Batch]):
             T.apply_box(img, box), T.apply_box(label, box), self.settings.flip_prob, rng
         )
         assert flipped is not None
+        if self.settings.photometric:
+            img = _PHOTOMETRIC(img, rng)
         out_img, out_label = T.pad_to(T.normalize(img), np.ascontiguousarray(flipped), self.settings.crop)
         return _to_tensors(out_img, out_label)
 

@@ -4,6 +4,8 @@ GTA5: ``images/X.png`` + ``labels/X.png`` (Cityscapes label ids) -> ``labels/X_l
 SYNTHIA: ``RGB/X.png`` + ``GT/LABELS/X.png`` (16-bit) -> ``GT/LABELS/X_labelTrainIds.png``.
 Cityscapes: ``leftImg8bit/SPLIT/CITY/B_leftImg8bit.png`` + ``gtFine/SPLIT/CITY/B_gtFine_labelTrainIds.png``
 (made from ``B_gtFine_polygons.json``). Names starting with '.' are temp files and are skipped.
+ACDC and Dark Zurich (targets; their labels ship as train ids, see ``adverse.py``):
+``rgb_anon/.../B_rgb_anon.png`` + ``gt/.../B_gt_labelTrainIds.png``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from trainer.data import adverse
 from trainer.data.errors import DataError, offending_files_error
 
-DatasetKind = Literal["gta", "synthia", "cityscapes"]
+DatasetKind = Literal["gta", "synthia", "cityscapes", "acdc", "dark_zurich"]
 TRAIN_ID_SUFFIX = "_labelTrainIds.png"
 CS_IMAGE_SUFFIX = "_leftImg8bit.png"
 CS_LABEL_SUFFIX = "_gtFine_labelTrainIds.png"
@@ -69,6 +72,9 @@ def _check_pairs(kind: str, images: dict[str, Path], labels: dict[str, Path]) ->
 
 def raw_pairs(kind: DatasetKind, root: Path, split: str = "train") -> list[RawPair]:
     """The (image, raw annotation, train-id output) triples that ``prepare`` processes."""
+    if kind in adverse.KINDS:
+        pairs = adverse.labelled_pairs(kind, root, split)
+        return [RawPair(image, label, label) for image, label in pairs]
     if kind == "cityscapes":
         return _cityscapes_raw_pairs(root, split)
     image_dir, label_dir = (_require_dir(root / d, kind) for d in _FLAT_DIRS[kind])
@@ -95,7 +101,11 @@ def list_samples(kind: DatasetKind, root: Path, split: str = "train", labels: bo
 
     ``labels=False`` (unlabelled target images) pairs an image with its label only when present.
     """
-    if kind == "cityscapes":
+    if kind in adverse.KINDS:
+        image_dir = adverse.image_dirs(kind, root, split)[0]
+        found = {str(i): adverse.label_path(root, i) for i in adverse.images(kind, root, split)}
+        images = {k: Path(k) for k in found}
+    elif kind == "cityscapes":
         image_dir = _require_dir(root / "leftImg8bit" / split, "cityscapes")
         images = _pngs(image_dir, CS_IMAGE_SUFFIX)
         label_dir = root / "gtFine" / split
@@ -108,6 +118,7 @@ def list_samples(kind: DatasetKind, root: Path, split: str = "train", labels: bo
         raise DataError(f"{kind}: no images found in {image_dir}")
     missing = [str(p) for p in found.values() if not p.is_file()]
     if labels and missing:
-        raise offending_files_error(
-            f"{kind}: train-id labels missing; run `python -m trainer.data.prepare {kind} {root}`", missing)
+        fix = (f"they ship with the dataset's gt archive ({split} split)" if kind in adverse.KINDS
+               else f"run `python -m trainer.data.prepare {kind} {root}`")
+        raise offending_files_error(f"{kind}: train-id labels missing; {fix}", missing)
     return [Sample(images[k], found[k] if found[k].is_file() else None) for k in sorted(images)]

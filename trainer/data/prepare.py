@@ -1,7 +1,9 @@
-"""``python -m trainer.data.prepare gta|cityscapes|synthia ROOT``: train-id labels and RCS statistics.
+"""``python -m trainer.data.prepare KIND ROOT``: train-id labels and RCS statistics.
 
 Writes the train-id PNG next to every raw annotation and, for the training split, the class
-pixel counts RCS samples from (``stats.py``), in parallel over the cores. Idempotent and
+pixel counts RCS samples from (``stats.py``), in parallel over the cores. ACDC and Dark Zurich
+ship train-id labels and are only targets: their labelled splits are checked (every image has a
+label, every label holds train ids) and nothing is written. Idempotent and
 resumable: finished PNGs are kept, every output is moved into place atomically. Any bad input
 stops it before the statistics are written, with a message naming the first offending files.
 """
@@ -18,17 +20,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from trainer.data import adverse
 from trainer.data.convert import ConvertResult, convert_pair
 from trainer.data.errors import DataError, offending_files_error
 from trainer.data.io import TMP_SUFFIX
 from trainer.data.layouts import DatasetKind, RawPair, raw_pairs
 from trainer.data.stats import FileStats, write_stats
 
-KINDS: tuple[DatasetKind, ...] = ("gta", "synthia", "cityscapes")
+KINDS: tuple[DatasetKind, ...] = ("gta", "synthia", "cityscapes", "acdc", "dark_zurich")
 
 
 def _splits(kind: DatasetKind) -> tuple[str, ...]:
     """Cityscapes' val labels are needed for evaluation; statistics come from the first split."""
+    if kind in adverse.KINDS:
+        return adverse.LABELLED_SPLITS[kind]
     return ("train", "val") if kind == "cityscapes" else ("train",)
 
 
@@ -71,7 +76,8 @@ def prepare(kind: DatasetKind, root: Path, workers: int | None = None) -> list[F
             raise offending_files_error(f"{kind} {split}: bad annotation files", errors)
         if split == "train":
             train_stats = stats
-    write_stats(root, train_stats)
+    if kind not in adverse.KINDS:  # targets only: RCS never samples them
+        write_stats(root, train_stats)
     return train_stats
 
 
@@ -91,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; finished files are kept, run the same command again to resume\n")
         return 130
-    sys.stdout.write(f"{args.kind}: {len(stats)} labels prepared, statistics in {args.root}\n")
+    if args.kind in adverse.KINDS:
+        sys.stdout.write(f"{args.kind}: labels checked in {args.root} (nothing to write)\n")
+    else:
+        sys.stdout.write(f"{args.kind}: {len(stats)} labels prepared, statistics in {args.root}\n")
     return 0
 
 

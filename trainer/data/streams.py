@@ -3,7 +3,11 @@
 Each stream is a torch DataLoader over a ``CropDataset`` whose sampler counts global sample
 numbers up from the resume point, so the only state to save is the index of the next batch.
 Modes (``cfg.uda.mode``): "uda" = source crops (labelled) + target crops (unlabelled);
-"source_only" = source crops only; "target_only" = Cityscapes train crops with labels only.
+"source_only" = source crops only; "target_only" = target train crops with labels only.
+As the reference's dataset configs: the labelled crops of source-only and target-only runs get
+mmseg's PhotoMetricDistortion (``cfg.data.photometric_distortion`` None), and the target-only
+(oracle) crop keeps the 0.75 class-ratio rule (``cityscapes_half_512x512.py``); the UDA target
+crop has no class-ratio rule (it would read target labels).
 """
 
 from __future__ import annotations
@@ -102,14 +106,25 @@ def _source_dataset(cfg: TrainConfig) -> CropDataset:
         files = [s.label.relative_to(root).as_posix() for s in samples if s.label is not None]
         rcs = RareClassSampler(read_stats(root), files, rcs_cfg.temperature, rcs_cfg.min_pixels,
                                rcs_cfg.min_crop_ratio, rcs_cfg.max_crop_tries)
-    settings = CropSettings(data.source.resize, data.crop_size, data.flip_prob, data.cat_max_ratio)
+    settings = CropSettings(data.source.resize, data.crop_size, data.flip_prob, data.cat_max_ratio,
+                            photometric=photometric_distortion(cfg))
     return CropDataset(samples, settings, cfg.run.seed, LABELLED, data.batch_size, rcs)
+
+
+def photometric_distortion(cfg: TrainConfig) -> bool:
+    """Whether the labelled stream gets PhotoMetricDistortion: as set, else only without UDA."""
+    setting = cfg.data.photometric_distortion
+    return cfg.uda.mode != "uda" if setting is None else setting
 
 
 def _target_dataset(cfg: TrainConfig, stream: int, labels: bool) -> CropDataset:
     data = cfg.data
     samples = list_samples(data.target.kind, Path(data.target.root), "train", labels=labels)
-    settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob)
+    if labels:  # the oracle: the reference's target-only pipeline
+        settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob, data.cat_max_ratio,
+                                photometric=photometric_distortion(cfg))
+    else:
+        settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob)
     return CropDataset(samples, settings, cfg.run.seed, stream, data.batch_size)
 
 
@@ -128,7 +143,7 @@ def build_train_streams(cfg: TrainConfig, start_iteration: int = 0) -> TrainStre
 
 
 def build_val_loader(cfg: TrainConfig) -> DataLoader[Batch]:
-    """Cityscapes val: whole images at ``cfg.data.val_resize`` with labels, one per batch, in order."""
+    """Target val (Cityscapes, ACDC, Dark Zurich): whole images at ``val_resize``, labels, one per batch, in order."""
     data = cfg.data
     samples = list_samples(data.target.kind, Path(data.target.root), "val", labels=True)
     workers = data.num_workers

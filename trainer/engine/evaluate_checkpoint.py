@@ -70,5 +70,5 @@ def evaluate_checkpoint(
             run.eval_mode,
             run.slide_crop,
             run.slide_stride,
-            autocast_dtype(run.precision, device),
+            autocast_dtype(run.precision, device, run.numerics),
         )

@@ -4,6 +4,11 @@ mmcv's ``PolyLrUpdaterHook`` semantics, which the reference uses: the lr of iter
 (0-based, set before the step) is ``poly(t) = (base - min_lr) * (1 - t/T)^power + min_lr``; while
 ``t < warmup_iters`` the warmup factor ``1 - (1 - t/warmup_iters) * (1 - warmup_ratio)`` multiplies
 it ("on top of the decay"). Each parameter group decays from its own base lr (head: 10x).
+
+``min_lr`` is ABSOLUTE and the same for every group, as in mmcv (it is not scaled by the head's
+lr multiplier). With the reference's ``poly10`` schedule (min_lr 1e-4, no warmup; the no-warmup
+rows of Table 4) the encoder's lr therefore RISES from 6e-5 towards 1e-4 while the head's falls
+from 6e-4 to 1e-4: a quirk, kept because it produced the published numbers.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from trainer.models import Segmentor, build_encoder, load_pretrained_encoder
 from trainer.models.head_outputs import main_logits
 from trainer.models.segformer_adapter import last_stage_after_neck
 from trainer.optim import PolyWarmupSchedule, build_optimizer
-from trainer.optim.precision import autocast, autocast_dtype
+from trainer.optim.precision import apply_numerics, autocast, autocast_dtype
 from trainer.uda.augment import strong_augment
 from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
@@ -48,7 +48,8 @@ class UDAStep:
         self.cfg, self.device = cfg, device
         self.uda = cfg.uda.mode == "uda"
         self.use_fd = self.uda and cfg.uda.fd.enabled
-        self.amp_dtype = autocast_dtype(cfg.run.precision, device)
+        apply_numerics(cfg.run.numerics)
+        self.amp_dtype = autocast_dtype(cfg.run.precision, device, cfg.run.numerics)
         self.channels_last = cfg.run.channels_last and device.type == "cuda"
         self.student = self._place(student).train()
         self.teacher = self._frozen_copy(self.student) if self.uda else None
@@ -137,7 +138,8 @@ class UDAStep:
         batch, height, width = pseudo_lbl.shape
         tgt_weight = pixel_weight(confidence, (batch, height, width), pl.crop_top, pl.crop_bottom)
         if self.cfg.uda.mix.enabled:
-            masks = class_masks(src_lbl, self.generator).to(self.device)
+            pool = "batch" if self.cfg.run.numerics == "reference" else "image"
+            masks = class_masks(src_lbl, self.generator, pool=pool).to(self.device)
             mixed_img = mix(masks, src_img.float(), tgt_img.float())
             mixed_lbl = mix(masks, src_lbl, pseudo_lbl)
             mixed_w = mix(masks, torch.ones_like(tgt_weight), tgt_weight)

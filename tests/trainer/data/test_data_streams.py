@@ -98,3 +98,19 @@ def test_val_loader_whole_images(bench: Path) -> None:
     assert len(batches) == 3
     assert batches[0]["img"].shape == (1, 3, 48, 96) and batches[0]["label"].shape == (1, 64, 128)
     assert (batches[0]["label"][0, -1] == 255).all()  # the ego-vehicle hood is ignored
+
+
+def test_photometric_distortion_and_oracle_crop_follow_the_reference(bench: Path) -> None:
+    """Source-only and oracle: PhotoMetricDistortion; oracle crop cat_max_ratio 0.75; UDA: neither."""
+    uda = build_train_streams(_cfg(bench))
+    assert uda.unlabelled is not None
+    assert not uda.labelled.dataset.settings.photometric and not uda.unlabelled.dataset.settings.photometric
+    assert uda.unlabelled.dataset.settings.cat_max_ratio == 1.0
+    source_only = build_train_streams(_cfg(bench, mode="source_only"))
+    assert source_only.labelled.dataset.settings.photometric
+    oracle = build_train_streams(_cfg(bench, mode="target_only"))
+    assert oracle.labelled.dataset.settings.photometric
+    assert oracle.labelled.dataset.settings.cat_max_ratio == 0.75
+    cfg = _cfg(bench, mode="source_only")
+    off = cfg.model_copy(update={"data": cfg.data.model_copy(update={"photometric_distortion": False})})
+    assert not build_train_streams(off).labelled.dataset.settings.photometric

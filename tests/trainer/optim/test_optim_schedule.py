@@ -66,3 +66,57 @@ def test_schedule_scales_every_group_from_its_base() -> None:
     assert schedule.set_step(50) == pytest.approx(3e-5)
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([3e-5, 3e-5, 3e-4])
     assert not math.isnan(opt.param_groups[0]["initial_lr"])
+
+
+def test_named_schedules_fix_the_reference_fields() -> None:
+    poly10 = OptimConfig(schedule="poly10")
+    assert (poly10.warmup, poly10.min_lr, poly10.poly_power) == (False, 1e-4, 1.0)
+    warm = OptimConfig(schedule="poly10warm")
+    assert (warm.warmup, warm.warmup_iters, warm.warmup_ratio, warm.min_lr) == (True, 1500, 1e-6, 0.0)
+    # The defaults of the other fields (what a dumped default config holds) are overwritten ...
+    assert OptimConfig.model_validate({"schedule": "poly10", "warmup": True, "min_lr": 0.0}).min_lr == 1e-4
+    # ... a third value is a conflict, named.
+    with pytest.raises(ValueError, match=r"optim.min_lr=0.001 conflicts with optim.schedule='poly10'"):
+        OptimConfig.model_validate({"schedule": "poly10", "min_lr": 1e-3})
+
+
+def test_poly10_min_lr_is_absolute_for_every_group() -> None:
+    """mmcv: lr = (base - min_lr) * (1 - t/T)^1 + min_lr with min_lr = 1e-4 for encoder AND head."""
+    enc, head = _Toy(), _Head()
+    cfg = OptimConfig(schedule="poly10")
+    opt = build_optimizer(enc, head, cfg, torch.device("cpu"))
+    schedule = PolyWarmupSchedule(opt, cfg, 40_000)
+
+    def lrs(step: int) -> dict[str, float]:
+        schedule.set_step(step)
+        return {g["name"]: g["lr"] for g in opt.param_groups}
+
+    # t = 0: the base lrs, no warmup
+    assert lrs(0) == pytest.approx({"encoder": 6e-5, "encoder_norm": 6e-5, "head": 6e-4}, rel=1e-12)
+    # t = 20000: encoder (6e-5 - 1e-4) * 0.5 + 1e-4 = 8e-5 (rising); head (6e-4 - 1e-4) * 0.5 + 1e-4 = 3.5e-4
+    assert lrs(20_000) == pytest.approx({"encoder": 8e-5, "encoder_norm": 8e-5, "head": 3.5e-4}, rel=1e-12)
+    # t = 30000: encoder -4e-5 * 0.25 + 1e-4 = 9e-5; head 5e-4 * 0.25 + 1e-4 = 2.25e-4
+    assert lrs(30_000) == pytest.approx({"encoder": 9e-5, "encoder_norm": 9e-5, "head": 2.25e-4}, rel=1e-12)
+    assert lrs(40_000) == pytest.approx({"encoder": 1e-4, "encoder_norm": 1e-4, "head": 1e-4}, rel=1e-12)
+
+
+def test_poly10warm_decays_every_group_to_zero() -> None:
+    cfg = OptimConfig(schedule="poly10warm")
+    # t = 20000 (after warmup): 6e-5 * 0.5 and 6e-4 * 0.5
+    assert lr_at(20_000, 6e-5, 40_000, cfg) == pytest.approx(3e-5)
+    assert lr_at(20_000, 6e-4, 40_000, cfg) == pytest.approx(3e-4)
+    assert lr_at(40_000, 6e-4, 40_000, cfg) == 0.0
+
+
+def test_reference_numerics_is_fp32_everywhere() -> None:
+    from trainer.config import TrainConfig
+    from trainer.optim.precision import autocast_dtype
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert autocast_dtype("auto", cuda) == torch.bfloat16
+    assert autocast_dtype("auto", cuda, "reference") is None
+    assert autocast_dtype("fp32", cpu, "reference") is None
+    with pytest.raises(ValueError, match="contradicts"):
+        autocast_dtype("bf16", cuda, "reference")
+    with pytest.raises(ValueError, match=r"run.numerics='reference' computes in fp32"):
+        TrainConfig.model_validate({"run": {"numerics": "reference", "precision": "fp16"}})
