@@ -15,6 +15,8 @@ def add_dispatcher(subparsers: Any) -> None:
     parser.add_argument("--max-concurrent", type=int, default=4, help="experiments run side by side")
     parser.add_argument("--max-failures", type=int, default=2,
                         help="restarts of a trial from its checkpoint after its worker died")
+    parser.add_argument("--sync-interval", type=float, default=15.0,
+                        help="seconds between MLflow replays of an ended experiment whose tracking is pending")
     parser.set_defaults(func=_dispatcher)
 
 
@@ -24,6 +26,7 @@ def _dispatcher(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     options = DispatcherOptions(poll_interval_s=args.poll_interval, lease_s=args.lease,
-                                max_concurrent=args.max_concurrent, max_failures=args.max_failures)
+                                max_concurrent=args.max_concurrent, max_failures=args.max_failures,
+                                sync_interval_s=args.sync_interval)
     serve(get_settings(), options)
     return 0

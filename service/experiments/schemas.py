@@ -66,6 +66,11 @@ class ExperimentRead(BaseModel):
     trials_total: int
     mlflow_experiment_id: str | None
     mlflow_parent_run_id: str | None
+    tracking_status: str = Field(
+        description="MLflow publication: 'pending' while something the database holds (runs, curve points, final "
+        "results, checkpoints, tables, figures, run ends) has not reached MLflow yet; 'complete' once all has."
+    )
+    tracking_detail: str | None = Field(description="Why tracking is pending (e.g. MLflow unreachable), or null.")
     error: str | None
     created_at: datetime
     updated_at: datetime
