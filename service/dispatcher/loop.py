@@ -27,6 +27,7 @@ from ablations.execution.ray_runtime import connect
 from ablations.tracking import code_version
 from service.db.engine import make_engine, session_factory
 from service.dispatcher import leases, tracking_state
+from service.dispatcher.watchdog import EXIT_ORPHANED
 from service.experiments import repository as experiments
 from service.lifecycle import ExperimentStatus
 from service.settings import Settings
@@ -93,13 +94,16 @@ class Dispatcher:
             if code is None:
                 continue
             del self._children[experiment_id]
-            if code != 0:
+            if code == EXIT_ORPHANED:
+                log.warning("experiment %s: its runner stopped: its lease passed to another dispatcher", experiment_id)
+            elif code != 0:
                 self._fail(experiment_id, f"its runner process exited with code {code}")
 
     def _fail(self, experiment_id: int, reason: str) -> None:
+        """Fail the experiment this dispatcher still holds (never one another dispatcher took over)."""
         with self._sessions.begin() as session:
             experiment = experiments.get_experiment(session, experiment_id, fresh=True)
-            if experiment.status == ExperimentStatus.RUNNING.value:
+            if experiment.status == ExperimentStatus.RUNNING.value and experiment.dispatcher_id == self.dispatcher_id:
                 experiments.set_experiment_status(session, experiment_id, ExperimentStatus.FAILED,
                                                   reason=reason, error=reason)
 
