@@ -67,6 +67,9 @@ class Dispatcher:
         log.info("dispatcher %s on Ray %s", self.dispatcher_id, self._ray_address)
 
     def _spawn(self, experiment_id: int, *extra: str) -> None:
+        earlier = self._children.get(experiment_id)
+        if earlier is not None:  # an MLflow replay of an experiment retried meanwhile: let it finish
+            earlier.wait(timeout=300)
         command = [sys.executable, "-m", "service.dispatcher.run_one", str(experiment_id),
                    "--ray-address", str(self._ray_address), "--code-version", self._code_version,
                    "--max-failures", str(self.options.max_failures), "--parent-pid", str(os.getpid()),

@@ -2,9 +2,9 @@
 
 The database is the outbox. Every evaluation and final result is written there first (the
 sink), whatever MLflow's state; these helpers read what a trial's run must hold and record how
-far MLflow has got (``experiments.tracking_status``: pending, live, complete; and
-``trials.tracking_synced``). Updates are plain UPDATE statements, like the lease's, so they never
-collide with the optimistic version lock of concurrent API writes.
+far MLflow has got (``experiments.tracking_status``: pending, live, complete, or failed when
+MLflow refused for good; and ``trials.tracking_synced``). Updates are plain UPDATE statements,
+like the lease's, so they never collide with the optimistic version lock of API writes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from service.lifecycle import EXPERIMENT_TERMINAL, TRIAL_TERMINAL
 from service.trials import repository as trials
 from service.trials.models import Trial
 
-PENDING, LIVE, COMPLETE = "pending", "live", "complete"
+PENDING, LIVE, COMPLETE, FAILED = "pending", "live", "complete", "failed"
 
 
 def set_experiment_tracking(session: Session, experiment_id: int, status: str, detail: str | None) -> None:
@@ -77,7 +77,7 @@ def claim_pending_sync(session: Session, dispatcher_id: str, lease: timedelta, e
     """
     stale = utcnow() - lease
     candidates = select(Experiment.id).where(
-        Experiment.status.in_([s.value for s in EXPERIMENT_TERMINAL]), Experiment.tracking_status != COMPLETE,
+        Experiment.status.in_([s.value for s in EXPERIMENT_TERMINAL]), Experiment.tracking_status.in_([PENDING, LIVE]),
         Experiment.id.not_in(exclude or [-1]),
         or_(Experiment.dispatcher_id.is_(None), Experiment.dispatcher_id == dispatcher_id,
             Experiment.heartbeat_at.is_(None), Experiment.heartbeat_at < stale),

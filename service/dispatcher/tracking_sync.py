@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mlflow.exceptions import MlflowException
+
 from ablations.tracking import make_client
 from ablations.tracking.replay import end_run, replay_trial
 from service.dispatcher import tracking_state as state
@@ -24,10 +26,12 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _detail_unreachable(settings: Settings, exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    return (f"MLflow at {settings.mlflow_tracking_uri} is unreachable ({first}); everything is kept in the "
-            "database and sent when it is back (a dispatcher retries)")
+PERMANENT_ERRORS = frozenset({"INVALID_STATE", "RESOURCE_DOES_NOT_EXIST"})
+"""MLflow refusals a retry cannot fix (a run or experiment deleted by hand): tracking ``failed``."""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def sync_experiment(sink: Any, settings: Settings, experiment_id: int) -> bool:
@@ -39,11 +43,27 @@ def sync_experiment(sink: Any, settings: Settings, experiment_id: int) -> bool:
     """
     try:
         return _sync(sink, settings, experiment_id)
-    except Exception as exc:  # MLflow down or refusing: state says so, the next attempt resumes
-        log.warning("experiment %s: MLflow sync pending: %s", experiment_id, exc)
+    except MlflowException as exc:
+        if exc.error_code not in PERMANENT_ERRORS:
+            return _pending(sink, settings, experiment_id, exc)
+        log.error("experiment %s: MLflow refused its runs for good: %s", experiment_id, exc)
         with sink.transaction() as session:
-            state.set_experiment_tracking(session, experiment_id, state.PENDING, _detail_unreachable(settings, exc))
+            state.set_experiment_tracking(session, experiment_id, state.FAILED,
+                                          f"MLflow at {settings.mlflow_tracking_uri} refused: {_first_line(exc)} "
+                                          "(a run or experiment deleted there?); not retried")
         return False
+    except Exception as exc:  # MLflow down: state says so, the next attempt resumes
+        return _pending(sink, settings, experiment_id, exc)
+
+
+def _pending(sink: Any, settings: Settings, experiment_id: int, exc: BaseException) -> bool:
+    log.warning("experiment %s: MLflow sync pending: %s", experiment_id, exc)
+    with sink.transaction() as session:
+        state.set_experiment_tracking(
+            session, experiment_id, state.PENDING,
+            f"MLflow at {settings.mlflow_tracking_uri} is unreachable or did not accept it ({_first_line(exc)}); "
+            "everything is kept in the database and sent when it is back (a dispatcher retries)")
+    return False
 
 
 def _sync(sink: Any, settings: Settings, experiment_id: int) -> bool:

@@ -68,7 +68,8 @@ class ExperimentRead(BaseModel):
     mlflow_parent_run_id: str | None
     tracking_status: str = Field(
         description="MLflow publication: 'pending' while something the database holds (runs, curve points, final "
-        "results, checkpoints, tables, figures, run ends) has not reached MLflow yet; 'complete' once all has."
+        "results, checkpoints, tables, figures, run ends) has not reached MLflow yet, 'live' while trials log "
+        "to it as they run, 'complete' once all of it is there, 'failed' if MLflow refused it for good."
     )
     tracking_detail: str | None = Field(description="Why tracking is pending (e.g. MLflow unreachable), or null.")
     error: str | None
