@@ -13,13 +13,14 @@ server, SQLite), on a tiny synthetic benchmark (MiT-B0, 64x64 crops), and in ord
 then it waits until the experiment has ended and its tracking is complete, and counts: every
 metric point the database holds in MLflow exactly once, every run ended, the storage size.
 
-    .venv/bin/python bench/fault_injection.py            # about 5 minutes on 2 CPU cores
-    .venv/bin/python bench/fault_injection.py --iterations 60 --keep /tmp/faults
+    .venv/bin/python bench/fault_injection.py            # about 8 minutes on 2 CPU cores
+    .venv/bin/python bench/fault_injection.py --iterations 200 --keep /tmp/faults
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import signal
 import subprocess
@@ -148,20 +149,18 @@ def runner_of(dispatcher: subprocess.Popen[bytes]) -> psutil.Process | None:
     return None
 
 
-def kill_during_checkpoint_write(dispatcher: subprocess.Popen[bytes], timeout_s: float) -> str:
-    """kill -9 the dispatcher while its trial writes a checkpoint (a ``*.pt.tmp`` in the trial's
-    folder, found from the worker's working directory); returns what was caught."""
+def kill_during_checkpoint_write(dispatcher: subprocess.Popen[bytes], storage: Path, timeout_s: float) -> str:
+    """kill -9 the dispatcher while its trial writes a resume checkpoint (``iter_*.pt.tmp`` in the
+    trial's ``train/checkpoints``: in the Ray session's trial folder, or in the Tune storage)."""
+    patterns = [f"/tmp/ray/session_*_{dispatcher.pid}/artifacts/*/*/*/*/train/checkpoints/iter_*.pt.tmp",
+                f"{storage}/*/*/train/checkpoints/iter_*.pt.tmp"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for worker in trial_workers(dispatcher.pid):
-            try:
-                writing = sorted((Path(worker.cwd()) / "train").glob("*.pt.tmp"))
-            except (psutil.NoSuchProcess, psutil.AccessDenied, FileNotFoundError):
-                continue
-            if writing:
-                os.kill(dispatcher.pid, signal.SIGKILL)
-                return f"while writing {writing[0].name}"
-        time.sleep(0.01)
+        writing = [path for pattern in patterns for path in glob.glob(pattern)]
+        if writing:
+            os.kill(dispatcher.pid, signal.SIGKILL)
+            return f"while writing {Path(writing[0]).name}"
+        time.sleep(0.005)
     os.kill(dispatcher.pid, signal.SIGKILL)
     return "no write caught in time: killed between checkpoints"
 
@@ -202,6 +201,9 @@ def mlflow_counts(mlflow_url: str, experiment: dict[str, Any], trials: list[dict
 
 
 def folder_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder."""
+    if path.is_file():
+        return path.stat().st_size
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
@@ -214,7 +216,7 @@ def run(root: Path, iterations: int) -> int:
     prepare("gta", bench / "gta", workers=1)
     prepare("cityscapes", bench / "cityscapes", workers=1)
     spec = tiny_spec(bench, name="faults", iterations=iterations, variants=[{"name": "full"}])
-    spec["base"]["run"].update(eval_interval=10, checkpoint_interval=10, log_interval=5)
+    spec["base"]["run"].update(eval_interval=20, checkpoint_interval=20, log_interval=5)
     stack = Stack(root, f"sqlite:///{root / 'ablate.db'}")
     facts: dict[str, str] = {}
     steps = tqdm(total=6, desc="faults", unit="fault", dynamic_ncols=True)
@@ -238,9 +240,9 @@ def run(root: Path, iterations: int) -> int:
         steps.update()
 
         steps.set_description_str("3 kill -9 dispatcher in a checkpoint write")
-        wait(lambda: trial()["progress"]["iteration"] >= 12, 300, "the trial past its first checkpoint")
+        wait(lambda: trial()["progress"]["iteration"] >= 25, 300, "the trial past its first checkpoint")
         runner = runner_of(first)
-        facts["dispatcher killed"] = kill_during_checkpoint_write(first, timeout_s=120)
+        facts["dispatcher killed"] = kill_during_checkpoint_write(first, root / "tune", timeout_s=60)
         killed_at = time.monotonic()
         if runner is not None:
             psutil.wait_procs([runner], timeout=30)
@@ -281,7 +283,7 @@ def run(root: Path, iterations: int) -> int:
         details = [client.request("GET", f"/trials/{t['id']}") for t in trials]
         counts = mlflow_counts(stack.mlflow_url, experiment, trials, details)
         sizes = {"Tune storage": folder_bytes(root / "tune"), "MLflow store + artifacts": folder_bytes(root / "mlflow"),
-                 "service database": folder_bytes(root / "ablate.db")}
+                 "service database": sum(folder_bytes(p) for p in root.glob("ablate.db*"))}
         report(experiment, trials, facts, counts, sizes, time.monotonic() - started)
         ok = (experiment["status"] == "succeeded" and not counts["missing"] and counts["duplicates"] == 0
               and counts["logged"] == counts["expected"] and set(counts["run_statuses"]) == {"FINISHED"})
@@ -300,7 +302,7 @@ def report(experiment: dict[str, Any], trials: list[dict[str, Any]], facts: dict
              f"  in MLflow: {counts['logged']}, missing {len(counts['missing'])}, logged twice {counts['duplicates']}",
              f"  training values in MLflow: {counts['train_points']}",
              f"MLflow runs: {counts['runs']} ({', '.join(f'{k} {v}' for k, v in counts['run_statuses'].items())})",
-             *(f"storage, {name}: {size / 1e6:.1f} MB" for name, size in sizes.items()),
+             *(f"storage, {name}: {size / 1e6:.2f} MB" for name, size in sizes.items()),
              f"wall time: {seconds:.0f} s"]
     sys.stdout.write("\n== fault injection summary\n" + "\n".join(lines) + "\n")
     for item in counts["missing"][:10]:
@@ -309,11 +311,11 @@ def report(experiment: dict[str, Any], trials: list[dict[str, Any]], facts: dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=80, help="training iterations of the trial")
+    parser.add_argument("--iterations", type=int, default=300, help="training iterations of the trial")
     parser.add_argument("--keep", type=Path, default=None, help="a folder to keep the stack's files and logs in")
     args = parser.parse_args(argv)
-    if args.iterations < 40:
-        parser.error("--iterations must be at least 40 (room for two checkpoints before and after the faults)")
+    if args.iterations < 200:
+        parser.error("--iterations must be at least 200 (the trial must outlive the faults)")
     root = args.keep or Path(tempfile.mkdtemp(prefix="ablate-faults-"))
     root.mkdir(parents=True, exist_ok=True)
     sys.stdout.write(f"stack files and logs: {root}\n")
