@@ -22,11 +22,17 @@ def add_dispatcher(subparsers: Any) -> None:
 
 def _dispatcher(args: argparse.Namespace) -> int:
     from service.dispatcher.loop import DispatcherOptions, serve
+    from service.dispatcher.watchdog import MIN_LEASE_S, POLL_S
     from service.settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     options = DispatcherOptions(poll_interval_s=args.poll_interval, lease_s=args.lease,
                                 max_concurrent=args.max_concurrent, max_failures=args.max_failures,
                                 sync_interval_s=args.sync_interval)
+    if args.lease < MIN_LEASE_S:
+        logging.getLogger(__name__).error("ablate dispatcher: --lease must be at least %g s (a runner needs up to "
+                                          "%g s to notice its dispatcher is gone), got %g", MIN_LEASE_S, POLL_S,
+                                          args.lease)
+        return 2
     serve(get_settings(), options)
     return 0

@@ -27,7 +27,7 @@ from ablations.execution.ray_runtime import connect
 from ablations.tracking import code_version
 from service.db.engine import make_engine, session_factory
 from service.dispatcher import leases, tracking_state
-from service.dispatcher.watchdog import EXIT_ORPHANED
+from service.dispatcher.watchdog import EXIT_ORPHANED, MIN_LEASE_S, POLL_S
 from service.experiments import repository as experiments
 from service.lifecycle import ExperimentStatus
 from service.settings import Settings
@@ -51,6 +51,9 @@ class Dispatcher:
     def __init__(self, settings: Settings, options: DispatcherOptions | None = None) -> None:
         self.settings = settings
         self.options = options or DispatcherOptions()
+        if self.options.lease_s < MIN_LEASE_S:
+            raise ValueError(f"--lease must be at least {MIN_LEASE_S:g} s (a runner needs up to {POLL_S:g} s to "
+                             f"notice its dispatcher is gone), got {self.options.lease_s:g}")
         self.dispatcher_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._sessions = session_factory(make_engine(settings.database_url))
         self._children: dict[int, subprocess.Popen[bytes]] = {}

@@ -27,6 +27,13 @@ from service.experiments.models import Experiment
 
 log = logging.getLogger(__name__)
 
+POLL_S = 0.5
+"""How often a runner checks that its dispatcher is alive."""
+
+MIN_LEASE_S = 4 * POLL_S
+"""The shortest lease a dispatcher accepts: an orphaned runner is gone well before its lease ends,
+so the dispatcher that requeues the experiment never starts a second runner beside it."""
+
 EXIT_ORPHANED = 75
 """The runner's exit code when its dispatcher or lease is gone (EX_TEMPFAIL: another resumes it)."""
 
@@ -35,7 +42,7 @@ class RunnerWatchdog:
     """A daemon thread that ends this process when its dispatcher or its lease is gone."""
 
     def __init__(self, parent_pid: int, database_url: str, experiment_id: int, dispatcher_id: str | None,
-                 poll_s: float = 0.5, lease_check_s: float = 2.0) -> None:
+                 poll_s: float = POLL_S, lease_check_s: float = 2.0) -> None:
         self.parent_pid = parent_pid
         self.experiment_id = experiment_id
         self.dispatcher_id = dispatcher_id
