@@ -172,3 +172,11 @@ def test_a_dispatcher_killed_alone_takes_its_runner_and_nothing_is_logged_twice(
     assert duplicate_points(client, run.info.run_id) == {}
     assert run.info.status == "FINISHED"
     assert client.get_run(run.data.tags["mlflow.parentRunId"]).info.status == "FINISHED"
+
+
+def test_a_lease_shorter_than_the_runner_watchdog_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "ABLATE_DATABASE_URL": f"sqlite:///{tmp_path / 'ablate.db'}"}
+    done = subprocess.run([sys.executable, "-m", "service", "dispatcher", "--lease", "1"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--lease must be at least 2 s" in done.stderr and "Traceback" not in done.stderr
