@@ -3,7 +3,8 @@
 Generates the synthetic benchmark (once), starts the embedded stack (SQLite database, a local
 MLflow server with its UI, the API and the dispatcher with its local Ray), submits the
 quickstart preset over HTTP, shows live progress per trial, prints the ablation table and the
-URLs, then keeps serving until Ctrl-C (or exits at once with ``--exit``, or without a terminal).
+URLs, then keeps serving until Ctrl-C (or exits with ``--exit``, or without a terminal, once
+the experiment's runs, tables and figures are in MLflow: its ``tracking_status`` is complete).
 A second run reuses the data, the database and the finished experiment (Idempotency-Key).
 """
 
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,6 +92,30 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], name: str, timeout
     raise SystemExit(f"{name} did not become healthy in {timeout_s:.0f} s; see {STATE}/logs/{name}.log")
 
 
+PUBLISH_TIMEOUT_S = 300.0
+"""How long the demo waits for the dispatcher to publish to MLflow before it stops the stack."""
+
+
+def wait_published(client: Any, experiment_id: int, timeout_s: float = PUBLISH_TIMEOUT_S) -> bool:
+    """Wait until the experiment's tracking is complete (runs ended, tables and figures in MLflow).
+
+    Stopping the stack before that would cut the dispatcher off mid-publication; what is left is
+    kept in the database and published by the next dispatcher, which the message says.
+    """
+    deadline = time.monotonic() + timeout_s
+    experiment = client.experiment(experiment_id)
+    while experiment["tracking_status"] != "complete" and time.monotonic() < deadline:
+        time.sleep(1.0)
+        experiment = client.experiment(experiment_id)
+    if experiment["tracking_status"] == "complete":
+        say(f"experiment {experiment_id}: published to MLflow (every run ended, curves, checkpoints, tables, "
+            "figures)")
+        return True
+    say(f"experiment {experiment_id}: MLflow publication still pending after {timeout_s:.0f} s "
+        f"({experiment['tracking_detail']}); the next `make demo` (its dispatcher) finishes it")
+    return False
+
+
 def run(preset: str, stay: bool) -> int:
     from ablations.tracking import start_mlflow_server
     from service.client import ApiClient
@@ -123,6 +149,7 @@ def run(preset: str, stay: bool) -> int:
             f"(POST /experiments, preset {preset})")
         status = watch(client, experiment_id)
         say(f"experiment {experiment_id}: {status}")
+        wait_published(client, experiment_id)
         sys.stdout.write(client.text(f"/experiments/{experiment_id}/table", format="markdown") + "\n")
         say("where to look")
         sys.stdout.write(

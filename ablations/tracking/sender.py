@@ -11,6 +11,13 @@ when a Ray worker is killed, no locking, and the order of metrics is the order t
 
 Memory is bounded: at most ``max_pending`` metrics wait; beyond that the oldest are dropped and
 counted, and the count is reported in the trial's log when the server comes back.
+
+Idempotent per (run, key, step): a trial resumed from a checkpoint older than its last logged
+evaluation (a killed worker or dispatcher) reports those steps again. Before its first send the
+sender reads, once, the highest step the run already holds for each key (``high_water``) and
+from then on sends a metric only if its step is above its key's mark; the marks advance with
+every send. Steps of one key only grow within a run (iterations), so this drops exactly the
+repeats. Until that read succeeds nothing is sent, so an outage at resume cannot cause repeats.
 """
 
 from __future__ import annotations
@@ -31,6 +38,16 @@ _PERMANENT_ERRORS = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXI
 """Error codes a retry cannot fix (a bad key, a deleted run): the batch is dropped, not retried."""
 
 logger = logging.getLogger(__name__)
+
+
+def high_water(client: MlflowClient, run_id: str) -> dict[str, int]:
+    """The highest step the run holds for each of its metric keys.
+
+    ``get_run`` lists the keys (their latest values); a key's history gives its highest step.
+    A fresh run costs one request.
+    """
+    keys = client.get_run(run_id).data.metrics
+    return {key: max((m.step for m in client.get_metric_history(run_id, key)), default=-1) for key in keys}
 
 
 class ResilientSender:
@@ -63,7 +80,10 @@ class ResilientSender:
         self.dropped = 0
         """Metrics discarded because the buffer was full or the server refused them for good."""
         self.requests = 0
-        """log_batch requests attempted (successful or not): the figure the benchmark reports."""
+        """Requests attempted (successful or not): log_batch calls and the one high-water read."""
+        self.skipped = 0
+        """Metrics not sent because the run already held their (key, step): repeats after a resume."""
+        self._high_water: dict[str, int] | None = None
 
     @property
     def pending(self) -> int:
@@ -90,6 +110,8 @@ class ResilientSender:
             return True
         if not force and self._clock() < self._next_attempt:
             return False
+        if self._high_water is None and not self._load_high_water():
+            return False
         while self._pending:
             chunk = [self._pending[i] for i in range(min(MAX_METRICS_PER_REQUEST, len(self._pending)))]
             if not self._send(chunk):
@@ -108,11 +130,32 @@ class ResilientSender:
             time.sleep(max(wait, 0.0))
         return True
 
-    def _send(self, chunk: list[Metric]) -> bool:
-        """One request; True when the chunk is done with (sent or refused for good), False to retry."""
+    def _load_high_water(self) -> bool:
+        """Read the run's highest logged step per key (one request, plus one per key it holds)."""
         self.requests += 1
         try:
-            self._client.log_batch(self._run_id, metrics=chunk, synchronous=True)
+            self._high_water = high_water(self._client, self._run_id)
+        except MlflowException as error:
+            if error.error_code in _PERMANENT_ERRORS:
+                self._high_water = {}  # a deleted run: the send itself reports the refusal
+                return True
+            self._note_failure(error)
+            return False
+        except OSError as error:
+            self._note_failure(error)
+            return False
+        return True
+
+    def _send(self, chunk: list[Metric]) -> bool:
+        """One request; True when the chunk is done with (sent or refused for good), False to retry."""
+        marks = self._high_water if self._high_water is not None else {}
+        fresh = [m for m in chunk if m.step > marks.get(m.key, -1)]
+        self.skipped += len(chunk) - len(fresh)
+        if not fresh:
+            return True
+        self.requests += 1
+        try:
+            self._client.log_batch(self._run_id, metrics=fresh, synchronous=True)
         except MlflowException as error:
             if error.error_code in _PERMANENT_ERRORS:
                 self._drop_refused(chunk, error)
@@ -122,7 +165,9 @@ class ResilientSender:
         except OSError as error:  # a socket error that escaped MLflow's wrapping
             self._note_failure(error)
             return False
-        self._note_success(len(chunk))
+        for metric in fresh:
+            marks[metric.key] = max(marks.get(metric.key, -1), metric.step)
+        self._note_success(len(fresh))
         return True
 
     def _drop_refused(self, chunk: list[Metric], error: MlflowException) -> None:

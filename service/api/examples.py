@@ -53,6 +53,8 @@ EXPERIMENT: dict[str, Any] = {
     "trials_total": 6,
     "mlflow_experiment_id": "12",
     "mlflow_parent_run_id": "p9",
+    "tracking_status": "pending",
+    "tracking_detail": "MLflow at http://mlflow:5000 unreachable (connection refused); retried by the dispatcher",
     "error": None,
     "created_at": _TIME,
     "updated_at": _TIME,

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from ablations.execution.payload import TrialPayload
 from ablations.execution.runner import ExperimentRun, TrialResources, can_restore_path, run_experiment
 from ablations.execution.trainable import MlflowReporterFactory
-from service.dispatcher.results_logging import log_experiment_results
 from service.dispatcher.sink import DatabaseCancelPoll, DatabaseTrialSink
 from service.dispatcher.tracking import open_mlflow_runs
+from service.dispatcher.tracking_state import mark_trials
+from service.dispatcher.tracking_sync import sync_experiment
 from service.experiments import repository as experiments
 from service.lifecycle import TRIAL_TERMINAL, ExperimentStatus, TrialStatus
 from service.settings import Settings
@@ -124,6 +125,8 @@ def prepare(sink: DatabaseTrialSink, settings: Settings, experiment_id: int,
                                         reason="its dispatcher stopped; resuming from the last checkpoint")
             if trial.status not in TERMINAL:
                 trial.code_version = code_version
+        mark_trials(session, [t.id for t in trials.list_trials(session, experiment_id) if t.status not in TERMINAL],
+                    False)  # they run (again): their runs are verified and ended once they end
     open_mlflow_runs(sink, settings, experiment_id)
     with sink.transaction() as session:
         pending = [t for t in trials.list_trials(session, experiment_id) if t.status not in TERMINAL]
@@ -165,6 +168,7 @@ def run_claimed_experiment(settings: Settings, experiment_id: int, code_version:
 
 
 def publish_results(settings: Settings, experiment_id: int) -> bool:
-    """The ended experiment's tables and figures to MLflow (after its status is final, so the
-    results are on the API without waiting for this; see `results_logging`)."""
-    return log_experiment_results(DatabaseTrialSink(settings.database_url), settings, experiment_id)
+    """Everything of the ended experiment to MLflow: points the runs lack, files, run ends, tables
+    and figures (after its status is final, so the results are on the API without waiting for this;
+    see `tracking_sync`). False leaves its tracking pending, for a dispatcher to retry."""
+    return sync_experiment(DatabaseTrialSink(settings.database_url), settings, experiment_id)

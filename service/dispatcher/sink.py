@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ablations.tracking.replay import summary_artifacts
 from service.db.engine import make_engine, session_factory
+from service.dispatcher.tracking_state import store_artifacts
 from service.errors import InvalidTransitionError, NotFoundError
 from service.experiments.models import Experiment
 from service.lifecycle import TRIAL_TERMINAL, ExperimentStatus, TrialStatus
@@ -122,6 +124,7 @@ class DatabaseTrialSink(_LazyDatabase):
                     best_miou=summary.get("best_miou"), best_step=summary.get("best_step"),
                     reason="training finished",
                 )
+                store_artifacts(session, trial_id, summary_artifacts(summary))
             except InvalidTransitionError:
                 log.warning("trial %s finished but its row moved on meanwhile", trial_id)
 

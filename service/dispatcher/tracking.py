@@ -2,7 +2,9 @@
 experiment, one nested run per trial, created before the trial starts (ARCHITECTURE: MLflow).
 
 MLflow being down must not fail an experiment: the dispatcher retries a few times, then runs the
-trials without tracking and says so in the log and on the trial rows.
+trials without live tracking and says so in the log, on the trial rows and in the experiment's
+``tracking_status`` (pending). Everything the trials report is in the database, and
+`tracking_sync` sends it, with the runs opened late, once MLflow is back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ablations.tracking import (
     ensure_experiment,
     make_client,
 )
+from service.dispatcher import tracking_state as state
 from service.experiments import repository as experiments
 from service.settings import Settings
 from service.trials import repository as trials
@@ -36,24 +39,35 @@ def mlflow_experiment_name(experiment_id: int, name: str, created_at: datetime) 
 
 def open_mlflow_runs(sink: Any, settings: Settings, experiment_id: int) -> bool:
     """Create (or find) the MLflow experiment, parent run and trial runs; False if MLflow is down."""
+    error: Exception | None = None
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            _open_runs(sink, settings, experiment_id)
+            open_runs(sink, settings, experiment_id)
+            with sink.transaction() as session:
+                state.set_experiment_tracking(session, experiment_id, state.LIVE,
+                                              "trials log to MLflow as they run; tables and figures follow the end")
             return True
         except Exception as exc:  # any MLflow/transport error: try again, then run untracked
+            error = exc
             log.warning("MLflow at %s unreachable (attempt %d/%d): %s", settings.mlflow_tracking_uri,
                         attempt, ATTEMPTS, exc)
             time.sleep(min(2.0 * attempt, 5.0))
+    first = (str(error).strip().splitlines() or ["no answer"])[0][:300]
+    with sink.transaction() as session:
+        state.set_experiment_tracking(
+            session, experiment_id, state.PENDING,
+            f"MLflow at {settings.mlflow_tracking_uri} was unreachable when the experiment started ({first}); "
+            "trials run without live tracking, and their runs, points and files are sent when it is back")
     with sink.transaction() as session:
         for trial in trials.list_trials(session, experiment_id):
             if trial.mlflow_run_id is None:
                 trials.record_progress(session, trial.id, trial.progress_iteration, trial.progress_total,
                                        [f"MLflow at {settings.mlflow_tracking_uri} was unreachable: "
-                                        "this trial runs without MLflow tracking"])
+                                        "this trial runs without live MLflow tracking (sent when it is back)"])
     return False
 
 
-def _open_runs(sink: Any, settings: Settings, experiment_id: int) -> None:
+def open_runs(sink: Any, settings: Settings, experiment_id: int) -> None:
     """MLflow calls happen outside database transactions, so no write lock is held meanwhile."""
     client = make_client(settings.mlflow_tracking_uri)
     with sink.transaction() as session:

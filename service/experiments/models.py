@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, true
+from sqlalchemy import ForeignKey, Index, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, utcnow
@@ -35,6 +35,12 @@ class Experiment(Base):
     reuse_results: Mapped[bool] = mapped_column(
         default=True, server_default=true(), doc="Reuse finished trials of the same config (deduplication)."
     )
+    tracking_status: Mapped[str] = mapped_column(
+        String(16), default="pending", server_default=text("'pending'"),
+        doc="pending until everything the database holds is in MLflow and every run is ended; then complete.",
+    )
+    tracking_detail: Mapped[str | None] = mapped_column(Text, doc="Why tracking is still pending.")
+    tracking_synced_at: Mapped[datetime | None] = mapped_column(doc="When MLflow last got everything.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]

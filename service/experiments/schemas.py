@@ -66,6 +66,12 @@ class ExperimentRead(BaseModel):
     trials_total: int
     mlflow_experiment_id: str | None
     mlflow_parent_run_id: str | None
+    tracking_status: str = Field(
+        description="MLflow publication: 'pending' while something the database holds (runs, curve points, final "
+        "results, checkpoints, tables, figures, run ends) has not reached MLflow yet, 'live' while trials log "
+        "to it as they run, 'complete' once all of it is there, 'failed' if MLflow refused it for good."
+    )
+    tracking_detail: str | None = Field(description="Why tracking is pending (e.g. MLflow unreachable), or null.")
     error: str | None
     created_at: datetime
     updated_at: datetime

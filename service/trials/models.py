@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, utcnow
@@ -38,6 +38,12 @@ class Trial(Base):
     log_tail: Mapped[list[Any]] = mapped_column(default=list, doc="The last lines the trial logged.")
     code_version: Mapped[str | None] = mapped_column(String(64), doc="Code revision the trial ran with.")
     reused_from_trial_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id", ondelete="SET NULL"))
+    tracking_synced: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), doc="Its MLflow run holds every point and final value, and is ended."
+    )
+    artifacts: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="MLflow artifact folder -> local file of the final run (checkpoints, metrics log)."
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
