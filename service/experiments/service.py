@@ -39,9 +39,19 @@ ESTIMATE_BASIS = (
 )
 
 
-def request_hash(body: AblationSpec | PresetRequest) -> str:
-    """SHA-256 of the body's canonical JSON: what "the same request" means for idempotency."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def request_hash(
+    body: AblationSpec | PresetRequest, owner: str | None = None, reuse_results: bool = True
+) -> str:
+    """SHA-256 of the request's canonical JSON: what "the same request" means for idempotency.
+
+    The owner header and ``?reuse_results=`` change what is stored, so they are part of the
+    request's identity; they enter the hash only when not the default, so the hashes of earlier
+    default requests (stored rows, the demo's replays) stay the same.
+    """
+    payload: Any = body.model_dump(mode="json")
+    if owner is not None or not reuse_results:
+        payload = {"body": payload, "owner": owner, "reuse_results": reuse_results}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -58,7 +68,7 @@ def create(
     With an ``Idempotency-Key`` a repeated request returns the first experiment (created=False);
     the same key with a different body is a conflict.
     """
-    digest = request_hash(body)
+    digest = request_hash(body, owner, reuse_results)
     if idempotency_key is not None:
         existing = repository.find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
@@ -104,7 +114,7 @@ def _replay(session: Session, existing: Experiment, digest: str) -> ExperimentDe
     if existing.request_hash != digest:
         raise ConflictError(
             f"Idempotency-Key was already used for experiment {existing.id} with a different "
-            "body; use a new key for a new experiment"
+            "body, owner (X-Ablate-Owner) or ?reuse_results=; use a new key for a new experiment"
         )
     return detail(session, existing.id)
 
