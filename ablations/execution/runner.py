@@ -51,6 +51,12 @@ class ExperimentRun:
     def path(self) -> Path:
         return Path(self.storage_path).resolve() / self.name
 
+    @property
+    def checkpoints_to_keep(self) -> int:
+        """Tune keeps this many resume checkpoints per trial: the trials' ``run.keep_checkpoints``
+        (Tune's setting is per experiment, so the largest when trials differ)."""
+        return max((int(p.train_config.get("run", {}).get("keep_checkpoints", 1)) for p in self.payloads), default=1)
+
 
 def _trainable(run: ExperimentRun) -> Any:
     fn = tune.with_parameters(run_trial, reporter_factories=list(run.reporter_factories))
@@ -62,7 +68,7 @@ def _run_config(run: ExperimentRun, sink: TrialEventSink, cancel_poll: CancelPol
         name=run.name,
         storage_path=str(Path(run.storage_path).resolve()),
         failure_config=tune.FailureConfig(max_failures=run.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=run.checkpoints_to_keep),
         callbacks=[TrialEventsCallback(sink)],
         stop=CancelStopper(cancel_poll),
         verbose=0,
