@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune import Callback
 
 from ablations.execution.events import TrialEventsCallback, TrialEventSink
 from ablations.execution.payload import PAYLOAD_KEY, TrialPayload
@@ -46,6 +47,8 @@ class ExperimentRun:
     storage_path: str
     max_failures: int = 2
     reporter_factories: Sequence[ReporterFactory] = ()
+    callbacks: Sequence[Callback] = ()
+    """More Tune callbacks (e.g. `preflight.WaitingWatch`); picklable, as Tune stores them."""
 
     @property
     def path(self) -> Path:
@@ -69,7 +72,7 @@ def _run_config(run: ExperimentRun, sink: TrialEventSink, cancel_poll: CancelPol
         storage_path=str(Path(run.storage_path).resolve()),
         failure_config=tune.FailureConfig(max_failures=run.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=run.checkpoints_to_keep),
-        callbacks=[TrialEventsCallback(sink)],
+        callbacks=[TrialEventsCallback(sink), *run.callbacks],
         stop=CancelStopper(cancel_poll),
         verbose=0,
     )

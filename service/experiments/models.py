@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, true
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, utcnow
@@ -34,6 +34,12 @@ class Experiment(Base):
     tune_run_name: Mapped[str | None] = mapped_column(String(200), doc="Ray Tune experiment name (restore).")
     reuse_results: Mapped[bool] = mapped_column(
         default=True, server_default=true(), doc="Reuse finished trials of the same config (deduplication)."
+    )
+    notice: Mapped[str | None] = mapped_column(
+        Text, doc="What the dispatcher says now: preflight of data and weights, waiting for resources."
+    )
+    disk_estimate_bytes: Mapped[int | None] = mapped_column(
+        BigInteger, doc="Estimated peak size of the experiment's resume checkpoints in the storage path."
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from execution_helpers import claim, submit, tiny_spec, trial_rows
 
+from ablations.disk import checkpoint_bytes
 from ablations.expand import expand
 from ablations.spec import AblationSpec
 from service.dispatcher.experiment_run import run_claimed_experiment
@@ -28,7 +29,7 @@ class _NoSink:
         return lambda *args: None
 
 
-def _run(bench: Path, storage: Path, keep: int) -> Path:
+def _run(bench: Path, storage: Path, keep: int) -> tuple[Path, list[dict[str, Any]]]:
     from ablations.execution.payload import TrialPayload
     from ablations.execution.runner import ExperimentRun, TrialResources, run_experiment
 
@@ -39,14 +40,14 @@ def _run(bench: Path, storage: Path, keep: int) -> Path:
     run = ExperimentRun(name=f"keep{keep}", payloads=payloads, resources=TrialResources(1, 0),
                         storage_path=str(storage))
     run_experiment(run, _NoSink(), lambda: (set(), False))  # type: ignore[arg-type]
-    return run.path
+    return run.path, [p.config for p in plans]
 
 
 @pytest.mark.parametrize("keep", [1, 2])
 def test_storage_keeps_k_resume_checkpoints_per_trial_and_no_temporary_files(
     tiny_bench: Path, local_ray: None, tmp_path: Path, keep: int
 ) -> None:
-    path = _run(tiny_bench, tmp_path / "tune", keep)
+    path, configs = _run(tiny_bench, tmp_path / "tune", keep)
     trial_dirs = sorted(p for p in path.iterdir() if p.is_dir() and p.name.startswith("run_trial"))
     assert len(trial_dirs) == 2
     for trial_dir in trial_dirs:
@@ -54,6 +55,9 @@ def test_storage_keeps_k_resume_checkpoints_per_trial_and_no_temporary_files(
         # 4 checkpoints were written (steps 2, 4, 6, 8); the newest K stay, in Tune's folders.
         assert kept == [f"iter_{step:08d}.pt" for step in (2, 4, 6, 8)[-keep:]], (trial_dir, kept)
         assert len(list(trial_dir.glob("checkpoint_*"))) == keep
+    sizes = [p.stat().st_size for p in path.rglob("iter_*.pt")]
+    estimate = checkpoint_bytes(configs[0])  # full UDA with FD from a random encoder: the larger variant
+    assert max(sizes) <= estimate <= max(sizes) * 1.02, (sizes, estimate)
     leftovers = [p for p in path.rglob("*") if p.name.endswith(".tmp") or p.suffix == ".pt" and "iter_" not in p.name]
     assert leftovers == [], leftovers
 

@@ -112,3 +112,22 @@ def test_cancelling_one_trial_leaves_the_others_outcome(api: TestClient) -> None
     table = api.get(f"/experiments/{experiment['id']}/table?format=json").json()
     row = {r["row"]: r for r in table["rows"]}["no_fd"]
     assert (row["cancelled"], row["failed"], row["state"]) == (1, 0, "cancelled")
+
+
+def test_disk_estimate_is_shown_and_a_grid_the_storage_cannot_hold_is_refused(api: TestClient) -> None:
+    experiment = api.post("/experiments", json=SPEC).json()
+    disk = api.get(f"/experiments/{experiment['id']}").json()["disk"]
+    # MiT-B5 + DAFormer head: 85,163,995 values (85,155,283 trainable), its encoder 81,443,008. fp32:
+    # full = 4 x (student + teacher + FD encoder + 2 AdamW moments) + 1 MiB = 1,689,374,832 bytes;
+    # no_fd (no frozen encoder) = 4 x (2 x 85,163,995 + 2 x 85,155,283) + 1 MiB = 1,363,602,800 bytes;
+    # (K = 1) + 1 checkpoints per trial.
+    assert disk["estimated_peak_bytes"] == 2 * (1_689_374_832 + 1_363_602_800), disk
+    assert disk["free_bytes"] > 0 and disk["used_bytes"] is None and "keep_checkpoints" in disk["basis"]
+    plan = api.post("/experiments?dry_run=true", json=SPEC).json()
+    assert plan["disk"]["estimated_peak_bytes"] == disk["estimated_peak_bytes"]
+    hoarder = {**SPEC, "name": "hoarder", "base": {"run": {"iterations": 10, "keep_checkpoints": 10**9}}}
+    refused = api.post("/experiments", json=hoarder)
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["error"]["message"]
+    assert message.startswith("the storage path") and "free but the experiment's resume checkpoints need" in message
+    assert len(api.get("/experiments").json()["items"]) == 1
