@@ -72,7 +72,7 @@ def json_safe(value: Any, where: str = "value") -> Any:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings", allow_inf_nan=False)
 
 
 class Resources(_Frozen):

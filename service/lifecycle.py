@@ -78,11 +78,13 @@ def check_experiment_transition(experiment_id: int, current: str, target: Experi
 def experiment_outcome(trial_statuses: list[str]) -> ExperimentStatus:
     """The final status of an experiment whose trials are all terminal.
 
-    Any failed trial fails the experiment, else any cancelled one cancels it: both can be retried.
+    Any failed trial fails the experiment (it can be retried). Cancelled trials are only that: an
+    experiment ends cancelled when none of its trials succeeded, else it succeeded with the trials
+    it has (its tables say "n cancelled" for the rows that miss seeds).
     """
     statuses = {TrialStatus(s) for s in trial_statuses}
     if TrialStatus.FAILED in statuses:
         return ExperimentStatus.FAILED
-    if TrialStatus.CANCELLED in statuses:
+    if statuses == {TrialStatus.CANCELLED}:
         return ExperimentStatus.CANCELLED
     return ExperimentStatus.SUCCEEDED

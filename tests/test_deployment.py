@@ -141,3 +141,69 @@ def test_docker_client_can_validate_compose_when_present() -> None:
         pytest.skip("the docker compose client plugin is not installed")
     result = subprocess.run([docker, "compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+AUTH_OVERRIDE = yaml.safe_load((ROOT / "docker/compose.mlflow-auth.yml").read_text())
+LOOPBACK_ONLY = {"mlflow": "5000", "ray-head": "8265"}
+"""MLflow has no auth and Ray's dashboard runs arbitrary jobs: never published beyond the host by default."""
+
+
+def _default(text: str) -> str:
+    """``${VAR:-default}`` -> ``default`` (what compose substitutes when VAR is unset)."""
+    return re.sub(r"\$\{[A-Za-z_]+:-([^}]*)\}", r"\1", text)
+
+
+@pytest.mark.parametrize("name", sorted(LOOPBACK_ONLY))
+def test_unauthenticated_ports_bind_to_loopback_by_default(name: str) -> None:
+    ports = [_default(str(p)) for p in SERVICES[name].get("ports") or []]
+    assert ports == [f"127.0.0.1:{LOOPBACK_ONLY[name]}:{LOOPBACK_ONLY[name]}"], ports
+
+
+def test_only_the_token_protected_api_is_published_on_all_interfaces() -> None:
+    for name, service in SERVICES.items():
+        for port in service.get("ports") or []:
+            if not _default(str(port)).startswith("127.0.0.1:"):
+                assert name == "api", f"{name} publishes {port} on every interface"
+
+
+def test_every_long_running_service_restarts() -> None:
+    for name, service in SERVICES.items():
+        assert service.get("restart") in {"unless-stopped", "always"}, f"{name} has no restart policy"
+
+
+def test_the_gpu_worker_takes_every_gpu_of_its_host_and_is_not_scaled() -> None:
+    """`count: 1` with `--scale ray-worker=N` gave every copy the same GPU; one worker per host
+    with all its GPUs lets Ray give each trial its own (CUDA_VISIBLE_DEVICES)."""
+    devices = SERVICES["ray-worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert all(d.get("count") == "all" or d.get("device_ids") for d in devices), devices
+    readme = (ROOT / "README.md").read_text()
+    assert "--scale ray-worker" not in readme.replace("Do not `--scale ray-worker`", "")
+    assert "--scale ray-worker" not in (ROOT / "docker-compose.yml").read_text().replace(
+        "Do not `--scale ray-worker`", "")
+
+
+def test_mlflow_auth_override_is_complete() -> None:
+    mlflow = AUTH_OVERRIDE["services"]["mlflow"]
+    argv = _command(mlflow)
+    assert "--app-name" in argv and argv[argv.index("--app-name") + 1] == "basic-auth"
+    result = subprocess.run([str(BIN / "mlflow"), "server", "--help"], capture_output=True, text=True)
+    flags = {a for a in argv if a.startswith("--")}
+    assert not [f for f in flags if f not in result.stdout]
+    base_argv = _command(SERVICES["mlflow"])
+    assert [a for a in argv if a not in ("--app-name", "basic-auth")] == base_argv, "same server otherwise"
+    env = mlflow["environment"]
+    for key in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        assert ":?" in env[key], f"{key} must be required, never defaulted"
+    source, target, mode = _mount(mlflow["volumes"][0])
+    assert (ROOT / source).is_file() and target == env["MLFLOW_AUTH_CONFIG_PATH"] and mode == "ro"
+    assert "mlflow[auth]" in (ROOT / "docker/mlflow.Dockerfile").read_text()
+    for name in ("ray-head", "ray-worker", "dispatcher", "api"):
+        login = AUTH_OVERRIDE["services"][name]["environment"]
+        assert login["MLFLOW_TRACKING_USERNAME"] == "admin" and "MLFLOW_AUTH_ADMIN_PASSWORD" in login[
+            "MLFLOW_TRACKING_PASSWORD"]
+
+
+def test_the_api_sees_the_storage_it_reports_on() -> None:
+    mounts = {_mount(m)[1]: _mount(m)[2] for m in SERVICES["api"]["volumes"]}
+    assert mounts.get("/shared") == "ro"
+    assert SERVICES["api"]["environment"]["ABLATE_STORAGE_PATH"].startswith("/shared/")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ray.tune import Callback
 
+from ablations.execution.failures import format_error
 from ablations.execution.payload import service_trial_id
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,12 @@ class TrialEventSink(Protocol):
     def trial_failed(self, trial_id: int, error: str) -> None: ...
 
 
-def error_text(trial: Any, limit: int = 4000) -> str:
-    """The trial's error as Tune recorded it (the worker's traceback), trimmed to its end."""
+def error_text(trial: Any) -> str:
+    """The trial's error as Tune recorded it (the worker's traceback): a headline, then its end."""
     path = getattr(trial, "error_file", None)
     if path and Path(path).is_file():
-        return Path(path).read_text(errors="replace")[-limit:]
-    return f"trial {trial} errored (no error file)"
+        return format_error(Path(path).read_text(errors="replace"))
+    return f"training failed: trial {trial} errored (Tune kept no error file)"
 
 
 class TrialEventsCallback(Callback):
@@ -63,7 +64,11 @@ class TrialEventsCallback(Callback):
         self._call("trial_recovering", service_trial_id(trial.config), error_text(trial))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._call("trial_completed", service_trial_id(trial.config), dict(trial.last_result or {}))
+        last = dict(trial.last_result or {})
+        if last.get("kind") == "failed":  # a deterministic failure the trainable ended without a retry
+            self._call("trial_failed", service_trial_id(trial.config), str(last.get("error") or "training failed"))
+            return
+        self._call("trial_completed", service_trial_id(trial.config), last)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._call("trial_failed", service_trial_id(trial.config), error_text(trial))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune import Callback
 
 from ablations.execution.events import TrialEventsCallback, TrialEventSink
 from ablations.execution.payload import PAYLOAD_KEY, TrialPayload
@@ -46,10 +47,18 @@ class ExperimentRun:
     storage_path: str
     max_failures: int = 2
     reporter_factories: Sequence[ReporterFactory] = ()
+    callbacks: Sequence[Callback] = ()
+    """More Tune callbacks (e.g. `preflight.WaitingWatch`); picklable, as Tune stores them."""
 
     @property
     def path(self) -> Path:
         return Path(self.storage_path).resolve() / self.name
+
+    @property
+    def checkpoints_to_keep(self) -> int:
+        """Tune keeps this many resume checkpoints per trial: the trials' ``run.keep_checkpoints``
+        (Tune's setting is per experiment, so the largest when trials differ)."""
+        return max((int(p.train_config.get("run", {}).get("keep_checkpoints", 1)) for p in self.payloads), default=1)
 
 
 def _trainable(run: ExperimentRun) -> Any:
@@ -62,8 +71,8 @@ def _run_config(run: ExperimentRun, sink: TrialEventSink, cancel_poll: CancelPol
         name=run.name,
         storage_path=str(Path(run.storage_path).resolve()),
         failure_config=tune.FailureConfig(max_failures=run.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-        callbacks=[TrialEventsCallback(sink)],
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=run.checkpoints_to_keep),
+        callbacks=[TrialEventsCallback(sink), *run.callbacks],
         stop=CancelStopper(cancel_poll),
         verbose=0,
     )

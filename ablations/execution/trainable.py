@@ -1,7 +1,7 @@
 """The Ray Tune trainable: a trial payload in, the DAFormer trainer loop out.
 
 A thin adapter (ARCHITECTURE: "the trainable is a thin adapter"): it validates the resolved
-config, points the run's output at the trial's own directory, resumes from Tune's checkpoint
+config, points the run's output at a scratch folder of the trial, resumes from Tune's checkpoint
 when Tune restarts the trial (worker died, node removed, dispatcher restored), and hands the
 loop a reporter that forwards progress to Tune and, when configured, to MLflow. Progress reaches
 the database through the driver-side callback (see `callbacks.py`), so workers need no database
@@ -10,6 +10,7 @@ access.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ablations.execution.failures import describe_exception, is_deterministic
 from ablations.execution.payload import PAYLOAD_KEY, TrialPayload
 
 log = logging.getLogger(__name__)
@@ -90,35 +92,66 @@ class MlflowReporterFactory:
         return MlflowReporter(make_client(payload.mlflow_tracking_uri), payload.mlflow_run_id)
 
 
+def scratch_dir(experiment_name: str, trial_id: str) -> Path:
+    """The trainer's working folder of one Tune trial, on the worker's local disk.
+
+    Not the Tune trial folder: on the driver's node Tune uploads that whole folder to the storage
+    path with every experiment snapshot, and an upload only adds files, so every resume checkpoint
+    the trainer pruned since (and any ``*.tmp`` caught mid-write) stayed in storage. Resuming
+    needs only Tune's own checkpoints (``CheckpointConfig(num_to_keep=run.keep_checkpoints)``); the
+    final and best weights and the metrics go to MLflow before the folder is deleted.
+    """
+    return Path(tempfile.gettempdir()) / "ablate-trials" / experiment_name / trial_id
+
+
 def run_trial(config: dict[str, Any], reporter_factories: Sequence[ReporterFactory] = ()) -> None:
-    """Tune function trainable: train one resolved config, resuming from Tune's checkpoint."""
+    """Tune function trainable: train one resolved config, resuming from Tune's checkpoint.
+
+    A deterministic failure (`failures.DETERMINISTIC`: invalid config, missing data, a loss that
+    became NaN) is reported as a ``kind: "failed"`` result and the trial ends, so Tune does not
+    retry it; anything else is raised for Tune to retry from the last checkpoint.
+    """
+    from ray import tune
+
+    context = tune.get_context()
+    payload = TrialPayload.from_dict(config[PAYLOAD_KEY])
+    work = scratch_dir(context.get_experiment_name(), context.get_trial_id())
+    shutil.rmtree(work, ignore_errors=True)  # what a killed attempt left; Tune's checkpoint resumes
+    extra = [r for r in (factory(payload) for factory in reporter_factories) if r is not None]
+    try:
+        _train(payload, work, extra)
+    except Exception as exc:
+        for r in extra:  # mark the tracking run failed; a retried attempt reopens the same run
+            close = getattr(r, "close", None)
+            if close is not None:
+                close("FAILED")
+        if not is_deterministic(exc):
+            raise
+        log.error("trial %s failed deterministically, not retried: %s", payload.name, exc)
+        tune.report({"kind": "failed", "step": None, "error": describe_exception(exc)})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the experiment's folder, once its last trial is gone
+            work.parent.rmdir()
+
+
+def _train(payload: TrialPayload, work: Path, extra: Sequence[Any]) -> None:
     from ray import tune
 
     from trainer.config import config_from_dict
     from trainer.engine import CompositeReporter, train
 
-    payload = TrialPayload.from_dict(config[PAYLOAD_KEY])
-    trial_dir = Path(tune.get_context().get_trial_dir())
     resolved = dict(payload.train_config)
-    resolved["run"] = {**resolved.get("run", {}), "output_dir": str(trial_dir / "train")}
+    resolved["run"] = {**resolved.get("run", {}), "output_dir": str(work)}
     cfg = config_from_dict(resolved)
-
-    extra = [r for r in (factory(payload) for factory in reporter_factories) if r is not None]
     reporter = CompositeReporter([TuneReporter(), *extra])
-    try:
-        checkpoint = tune.get_checkpoint()
-        if checkpoint is None:
-            train(cfg, reporter=reporter)
-            return
-        with checkpoint.as_directory() as folder:
-            files = sorted(Path(folder).glob(CHECKPOINT_GLOB))
-            if not files:
-                raise RuntimeError(f"Tune checkpoint {folder} has no trainer checkpoint {CHECKPOINT_GLOB}")
-            log.info("trial %s resumes from %s", payload.name, files[-1])
-            train(cfg, reporter=reporter, resume=str(files[-1]))
-    except Exception:
-        for r in extra:  # mark the tracking run failed; a retried attempt reopens the same run
-            close = getattr(r, "close", None)
-            if close is not None:
-                close("FAILED")
-        raise
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        train(cfg, reporter=reporter)
+        return
+    with checkpoint.as_directory() as folder:
+        files = sorted(Path(folder).glob(CHECKPOINT_GLOB))
+        if not files:
+            raise RuntimeError(f"Tune checkpoint {folder} has no trainer checkpoint {CHECKPOINT_GLOB}")
+        log.info("trial %s resumes from %s", payload.name, files[-1])
+        train(cfg, reporter=reporter, resume=str(files[-1]))

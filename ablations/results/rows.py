@@ -84,6 +84,7 @@ class RowStats:
     running: int
     queued: int
     failed: int
+    cancelled: int
     state: str
 
     @property
@@ -100,7 +101,9 @@ def _state(finished: int, planned: int, trials: Sequence[TrialRecord]) -> str:
         return "partial"
     if any(t.status == "running" for t in active):
         return "running"
-    return "queued" if active else "failed"
+    if active:
+        return "queued"
+    return "cancelled" if all(t.status == "cancelled" for t in trials) else "failed"
 
 
 def summarise(row: Row, info: ExperimentInfo) -> RowStats:
@@ -128,7 +131,8 @@ def summarise(row: Row, info: ExperimentInfo) -> RowStats:
         seeds_planned=planned,
         running=sum(t.status == "running" for t in row.trials),
         queued=sum(t.status == "queued" for t in row.trials),
-        failed=sum(t.status in ("failed", "cancelled") for t in row.trials),
+        failed=sum(t.status == "failed" for t in row.trials),
+        cancelled=sum(t.status == "cancelled" for t in row.trials),
         state=_state(len(done), planned, row.trials),
     )
 

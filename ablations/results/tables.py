@@ -54,9 +54,8 @@ def _miou_text(s: RowStats) -> str:
 
 
 def _seeds_text(s: RowStats) -> str:
-    extra = [
-        f"{n} {what}" for n, what in ((s.running, "running"), (s.queued, "queued"), (s.failed, "failed"))
-    ]
+    counts = ((s.running, "running"), (s.queued, "queued"), (s.failed, "failed"), (s.cancelled, "cancelled"))
+    extra = [f"{n} {what}" for n, what in counts]
     extra = [e for e in extra if not e.startswith("0 ")]
     return f"{s.seeds_finished}/{s.seeds_planned}" + (f" ({', '.join(extra)})" if extra else "")
 
@@ -125,6 +124,7 @@ def ablation_table(info: ExperimentInfo, records: Sequence[TrialRecord]) -> Tabl
                 "running": s.running,
                 "queued": s.queued,
                 "failed": s.failed,
+                "cancelled": s.cancelled,
                 "best_miou_mean": s.best_miou,
                 "best_steps": list(s.best_steps),
                 "is_baseline": is_base,

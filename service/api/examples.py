@@ -56,18 +56,26 @@ EXPERIMENT: dict[str, Any] = {
     "tracking_status": "pending",
     "tracking_detail": "MLflow at http://mlflow:5000 unreachable (connection refused); retried by the dispatcher",
     "error": None,
+    "notice": "waiting for resources: 4 trial(s) wait, each needs 4 CPU and 1 GPU; free now 2 of 32 CPU, 0 of 8 GPU",
     "created_at": _TIME,
     "updated_at": _TIME,
     "started_at": _TIME,
     "finished_at": None,
 }
-EXPERIMENT_DETAIL = {**EXPERIMENT, "trials": [TRIAL]}
+DISK = {
+    "estimated_peak_bytes": 20_262_000_000,
+    "used_bytes": 6_754_000_000,
+    "free_bytes": 812_000_000_000,
+    "basis": "peak of the resume checkpoints in the storage path: ...",
+}
+EXPERIMENT_DETAIL = {**EXPERIMENT, "trials": [TRIAL], "disk": DISK}
 PAGE = {"items": [EXPERIMENT], "next_cursor": None}
 DRY_RUN = {
     "name": "fd-lambda-sweep",
     "spec": SPEC_BODY,
     "trial_count": 6,
     "gpu_hours": 96.0,
+    "disk": {**DISK, "used_bytes": None},
     "estimate_basis": "paper reference: ...",
     "trials": [],
 }

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ablations.execution.payload import TrialPayload
 from ablations.execution.runner import ExperimentRun, TrialResources, can_restore_path, run_experiment
 from ablations.execution.trainable import MlflowReporterFactory
+from service.dispatcher.preflight import preflight, waiting_watch
 from service.dispatcher.sink import DatabaseCancelPoll, DatabaseTrialSink
 from service.dispatcher.tracking import open_mlflow_runs
 from service.dispatcher.tracking_state import mark_trials
@@ -155,10 +156,11 @@ def run_claimed_experiment(settings: Settings, experiment_id: int, code_version:
     sink = DatabaseTrialSink(settings.database_url)
     name, restore, payloads, spec = prepare(sink, settings, experiment_id, code_version)
     resources = spec.get("resources") or {}
+    payloads = preflight(settings, experiment_id, payloads, resources)
     run = ExperimentRun(
         name=name, payloads=payloads, storage_path=settings.storage_path, max_failures=max_failures,
         resources=TrialResources(cpus=float(resources.get("cpus", 1)), gpus=float(resources.get("gpus", 0))),
-        reporter_factories=[MlflowReporterFactory()],
+        reporter_factories=[MlflowReporterFactory()], callbacks=[waiting_watch(settings, experiment_id, resources)],
     )
     if payloads:
         log.info("experiment %s: running %d trial(s) on Ray Tune%s", experiment_id, len(payloads),

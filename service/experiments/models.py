@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text, true
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, utcnow
@@ -41,6 +41,12 @@ class Experiment(Base):
     )
     tracking_detail: Mapped[str | None] = mapped_column(Text, doc="Why tracking is still pending.")
     tracking_synced_at: Mapped[datetime | None] = mapped_column(doc="When MLflow last got everything.")
+    notice: Mapped[str | None] = mapped_column(
+        Text, doc="What the dispatcher says now: preflight of data and weights, waiting for resources."
+    )
+    disk_estimate_bytes: Mapped[int | None] = mapped_column(
+        BigInteger, doc="Estimated peak size of the experiment's resume checkpoints in the storage path."
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ablations.disk import peak_bytes, storage_shortfall
 from ablations.expand import TrialPlan, expand
 from ablations.presets import PresetOverrides
 from ablations.spec import AblationSpec, SpecError
@@ -56,3 +57,16 @@ def plan(spec: AblationSpec, max_trials: int) -> list[TrialPlan]:
 
 def _path(prefix: str, loc: Any) -> str:
     return ".".join([prefix, *(str(p) for p in loc)])
+
+
+def disk_estimate(plans: list[TrialPlan], storage_path: str) -> int | None:
+    """The grid's peak checkpoint bytes; refuses the grid when the storage path cannot hold them.
+
+    Checked here only when the storage path (or a parent) exists on this machine; the dispatcher
+    checks again where it runs, before Tune starts (`service.dispatcher.preflight`).
+    """
+    estimate = peak_bytes(p.config for p in plans)
+    problem = storage_shortfall(storage_path, estimate)
+    if problem:
+        raise InvalidRequestError(problem, [FieldProblem(path="body", message=problem)])
+    return estimate

@@ -96,8 +96,8 @@ def list_experiments(
     summary="One experiment with its trials",
     responses={**ex.ok(ex.EXPERIMENT_DETAIL), **ex.refusals(401, 404, 422, 500)},
 )
-def get_experiment(experiment_id: ExperimentId, session: ReadSession) -> ExperimentDetail:
-    return service.detail(session, experiment_id)
+def get_experiment(experiment_id: ExperimentId, session: ReadSession, settings: SettingsDep) -> ExperimentDetail:
+    return service.detail(session, experiment_id, settings)
 
 
 @router.get(

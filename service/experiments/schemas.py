@@ -73,14 +73,25 @@ class ExperimentRead(BaseModel):
     )
     tracking_detail: str | None = Field(description="Why tracking is pending (e.g. MLflow unreachable), or null.")
     error: str | None
+    notice: str | None = Field(
+        None, description="What the dispatcher says now: the preflight of data and weights, waiting for resources."
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
 
 
+class DiskUse(BaseModel):
+    estimated_peak_bytes: int | None = Field(description="Estimated peak of the resume checkpoints (null: unknown).")
+    used_bytes: int | None = Field(description="What the experiment's Tune folder holds now (null: not visible here).")
+    free_bytes: int | None = Field(description="Free space of the storage path (null: not visible here).")
+    basis: str
+
+
 class ExperimentDetail(ExperimentRead):
     trials: list[TrialRead]
+    disk: DiskUse | None = Field(None, description="Disk use of the experiment's checkpoints in the storage path.")
 
 
 class ExperimentPage(BaseModel):
@@ -104,6 +115,7 @@ class DryRunResult(BaseModel):
     spec: dict[str, Any]
     trial_count: int
     gpu_hours: float = Field(description="Rough estimate of the GPU time of the whole grid.")
+    disk: DiskUse
     estimate_basis: str
     trials: list[PlannedTrial]
 

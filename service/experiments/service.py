@@ -8,17 +8,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ablations.disk import free_bytes, peak_bytes, used_bytes
 from ablations.expand import estimate_gpu_hours
 from ablations.spec import AblationSpec
 from service.errors import ConflictError
 from service.experiments import repository
 from service.experiments.models import Experiment
-from service.experiments.planning import plan, resolve_spec
+from service.experiments.planning import disk_estimate, plan, resolve_spec
 from service.experiments.schemas import (
+    DiskUse,
     DryRunResult,
     ExperimentDetail,
     ExperimentPage,
@@ -33,15 +36,29 @@ from service.settings import Settings
 from service.trials import repository as trials_repo
 from service.trials.service import to_read as trial_read
 
+DISK_BASIS = (
+    "peak of the resume checkpoints in the storage path: per trial (run.keep_checkpoints + 1) x one checkpoint "
+    "(fp32 student, EMA teacher, FD's frozen encoder unless pretrained, AdamW's two moments; ablations.disk)"
+)
 ESTIMATE_BASIS = (
     "rough: full DAFormer (MiT-B5, 512x512, batch 2+2) = 1.44 s/iteration on an RTX 2080 Ti, scaled by "
     "encoder size, crop area and the passes of the training mode (ablations.expand.estimate_gpu_hours)"
 )
 
 
-def request_hash(body: AblationSpec | PresetRequest) -> str:
-    """SHA-256 of the body's canonical JSON: what "the same request" means for idempotency."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def request_hash(
+    body: AblationSpec | PresetRequest, owner: str | None = None, reuse_results: bool = True
+) -> str:
+    """SHA-256 of the request's canonical JSON: what "the same request" means for idempotency.
+
+    The owner header and ``?reuse_results=`` change what is stored, so they are part of the
+    request's identity; they enter the hash only when not the default, so the hashes of earlier
+    default requests (stored rows, the demo's replays) stay the same.
+    """
+    payload: Any = body.model_dump(mode="json")
+    if owner is not None or not reuse_results:
+        payload = {"body": payload, "owner": owner, "reuse_results": reuse_results}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -58,13 +75,14 @@ def create(
     With an ``Idempotency-Key`` a repeated request returns the first experiment (created=False);
     the same key with a different body is a conflict.
     """
-    digest = request_hash(body)
+    digest = request_hash(body, owner, reuse_results)
     if idempotency_key is not None:
         existing = repository.find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
             return _replay(session, existing, digest), False
     spec = resolve_spec(body)
     plans = plan(spec, settings.max_trials)
+    estimate = disk_estimate(plans, settings.storage_path)
     experiment = Experiment(
         name=spec.name,
         description=spec.description,
@@ -74,6 +92,7 @@ def create(
         idempotency_key=idempotency_key,
         request_hash=digest,
         reuse_results=reuse_results,
+        disk_estimate_bytes=estimate,
     )
     stored = repository.insert_experiment(session, experiment)
     if stored is None:  # a concurrent request with the same key won the race
@@ -104,7 +123,7 @@ def _replay(session: Session, existing: Experiment, digest: str) -> ExperimentDe
     if existing.request_hash != digest:
         raise ConflictError(
             f"Idempotency-Key was already used for experiment {existing.id} with a different "
-            "body; use a new key for a new experiment"
+            "body, owner (X-Ablate-Owner) or ?reuse_results=; use a new key for a new experiment"
         )
     return detail(session, existing.id)
 
@@ -112,7 +131,10 @@ def _replay(session: Session, existing: Experiment, digest: str) -> ExperimentDe
 def dry_run(settings: Settings, body: AblationSpec | PresetRequest) -> DryRunResult:
     spec = resolve_spec(body)
     plans = plan(spec, settings.max_trials)
+    estimate = peak_bytes(p.config for p in plans)
     return DryRunResult(
+        disk=DiskUse(estimated_peak_bytes=estimate, used_bytes=None, free_bytes=free_bytes(settings.storage_path),
+                     basis=DISK_BASIS),
         name=spec.name,
         spec=spec.model_dump(mode="json"),
         trial_count=len(plans),
@@ -141,13 +163,23 @@ def _read(experiment: Experiment, counts: dict[str, int]) -> ExperimentRead:
     return ExperimentRead(**fields, trial_counts=counts, trials_total=sum(counts.values()))
 
 
-def detail(session: Session, experiment_id: int) -> ExperimentDetail:
+def detail(session: Session, experiment_id: int, settings: Settings | None = None) -> ExperimentDetail:
     experiment = repository.get_experiment(session, experiment_id)
     trials = trials_repo.list_trials(session, experiment_id)
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.status] = counts.get(t.status, 0) + 1
-    return ExperimentDetail(**_read(experiment, counts).model_dump(), trials=[trial_read(t) for t in trials])
+    return ExperimentDetail(**_read(experiment, counts).model_dump(), trials=[trial_read(t) for t in trials],
+                            disk=_disk(experiment, settings))
+
+
+def _disk(experiment: Experiment, settings: Settings | None) -> DiskUse:
+    """The estimate stored at submission, and what the experiment's Tune folder holds now (when the
+    storage path is visible from this process)."""
+    storage = settings.storage_path if settings is not None else None
+    used = used_bytes(Path(storage) / experiment.tune_run_name) if storage and experiment.tune_run_name else None
+    return DiskUse(estimated_peak_bytes=experiment.disk_estimate_bytes, used_bytes=used,
+                   free_bytes=free_bytes(storage) if storage else None, basis=DISK_BASIS)
 
 
 def page(

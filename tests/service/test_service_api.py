@@ -171,7 +171,7 @@ def test_unexpected_errors_answer_json_without_a_trace(api: TestClient) -> None:
 def test_health_and_readiness(api: TestClient) -> None:
     assert api.get("/healthz").json() == {"status": "ok", "database": "ok", "schema_revision": None}
     ready = api.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["schema_revision"] == "0003"
+    assert ready.status_code == 200 and ready.json()["schema_revision"] == "0004"
 
 
 def test_presets_and_preset_submissions(api: TestClient) -> None:

@@ -12,6 +12,7 @@ names the field instead of a silently ignored key. This module must not import t
 from __future__ import annotations
 
 import math
+import sys
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -51,9 +52,14 @@ DecoderName = Literal[
 
 
 class _Frozen(BaseModel):
-    """Base of every config node: immutable, unknown keys refused, inf serialised as a string."""
+    """Base of every config node: immutable, unknown keys refused, inf serialised as a string.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+    Non-finite floats (JSON ``Infinity``, ``"inf"``, ``1e309``, NaN) are refused everywhere, naming
+    the field, so they fail at submission rather than inside every trial's retries; the one field
+    where inf means something (``uda.rcs.temperature``: uniform sampling) opts back in.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings", allow_inf_nan=False)
 
 
 class ModelConfig(_Frozen):
@@ -124,10 +130,20 @@ class RCSConfig(_Frozen):
     """Rare Class Sampling (spec: RCS). temperature may be inf: uniform class sampling."""
 
     enabled: bool = True
-    temperature: float = Field(0.01, gt=0.0)
+    temperature: float = Field(0.01, gt=0.0, allow_inf_nan=True)
     min_pixels: int = Field(3000, ge=0)
     min_crop_ratio: float = Field(0.5, ge=0.0, le=1.0)
     max_crop_tries: int = Field(10, gt=0)
+
+    @field_validator("temperature")
+    @classmethod
+    def _not_subnormal(cls, value: float) -> float:
+        """(1 - f_c) / T must stay a finite double for the softmax (trainer.data.rcs): below the
+        smallest normal double (2.2e-308) it overflows and every class probability becomes NaN."""
+        if value < sys.float_info.min:
+            raise ValueError(f"must be at least {sys.float_info.min:.3g} (smaller values overflow the "
+                             f"RCS softmax to NaN) or inf for uniform sampling, got {value!r}")
+        return value
 
 
 class FDConfig(_Frozen):

@@ -34,6 +34,14 @@ def verify_png(path: Path) -> None:
         raise ValueError(f"unreadable or truncated PNG ({err})") from err
 
 
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image from its header, after ``verify_png``'s checks (no decoding)."""
+    verify_png(path)
+    with Image.open(path) as img:
+        width, height = img.size
+    return height, width
+
+
 def read_label8(path: Path) -> np.ndarray:
     """(H, W) uint8 label: palette indices or grey values; ValueError on a bad file or bit depth."""
     try:

@@ -4,8 +4,9 @@ A checkpoint holds the UDA step's state (student, teacher, frozen FD encoder unl
 the pretrained file, optimizer, grad scaler, the step's generator), the iteration, every global
 RNG state (torch CPU and CUDA, numpy, python), the data streams' position, the evaluation history,
 the resolved config and the code version. Files are written to a temporary name then renamed
-(``os.replace``), so a crash never leaves a half-written checkpoint; only the newest
-``keep`` stay. Loaded with ``weights_only=True``: plain containers and tensors only.
+(``os.replace``), so a crash never leaves a half-written checkpoint, and a failed write removes
+its temporary file; pruning keeps the newest ``keep`` and also drops temporary files a killed
+process left behind. Loaded with ``weights_only=True``: plain containers and tensors only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ FORMAT = "daformer-ablate/train-state"
 VERSION = 1
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^iter_(\d{8})\.pt$")
+TMP_SUFFIX = ".tmp"
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -104,9 +106,13 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (tagged with the format and version) atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, "version": VERSION, **payload}, tmp)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    try:
+        torch.save({"format": FORMAT, "version": VERSION, **payload}, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or an interrupt: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -129,9 +135,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def prune_checkpoints(output_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` checkpoints; returns the deleted paths."""
+    """Delete all but the newest ``keep`` checkpoints, and stale temporary files; returns the
+    deleted paths. Called right after a checkpoint is complete, so no write is in flight."""
     found = list_checkpoints(output_dir)
     doomed = [path for _, path in found[: max(len(found) - keep, 0)]]
+    folder = Path(output_dir) / CHECKPOINT_DIR
+    doomed += sorted(folder.glob(f"*{TMP_SUFFIX}")) if folder.is_dir() else []
     for path in doomed:
         path.unlink(missing_ok=True)
     return doomed

@@ -237,8 +237,12 @@ def save_segmentor_checkpoint(
         "extra": dict(extra or {}),
     }
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # never leave a half-written file (a full disk, an interrupt)
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_segmentor_spec(path: str | Path) -> SegmentorSpec:

@@ -87,6 +87,21 @@ def test_failed_seed_makes_the_row_partial(info: ExperimentInfo, make_trial: Mak
     assert row["miou_mean"] == pytest.approx(61.0)
 
 
+def test_cancelled_seeds_are_counted_as_cancelled_not_failed(info: ExperimentInfo, make_trial: MakeTrial) -> None:
+    records = [
+        make_trial("daformer", 0, 60.0),
+        make_trial("daformer", 1, None, status="cancelled"),
+        make_trial("daformer", 2, None, status="failed"),
+        make_trial("no_fd", 0, None, status="cancelled"),
+    ]
+    table = render_table("ablation", "json", info, records)
+    row = _rows(table)["daformer"]
+    assert (row["failed"], row["cancelled"], row["seeds_finished"]) == (1, 1, 1)
+    assert _cells(table)["daformer"][3] == "1/3 (1 failed, 1 cancelled)"
+    assert _rows(table)["no_fd"]["state"] == "cancelled"
+    assert _cells(table)["no_fd"][3] == "0/3 (1 cancelled)"
+
+
 def test_paper_column_and_difference(info: ExperimentInfo, records: list[TrialRecord]) -> None:
     table = render_table("ablation", "json", info, records)
     assert [c["title"] for c in table["columns"]][-2:] == ["Paper", "Ours − paper"]

@@ -118,6 +118,29 @@ def test_truncated_png(gta_root: Path) -> None:
     _assert_fails(gta_root, "gta", "bad annotation files", "b.png", "truncated")
 
 
+def test_truncated_image_is_reported_under_the_image(gta_root: Path) -> None:
+    image = gta_root / "images" / "b.png"
+    image.write_bytes(image.read_bytes()[:40])
+    with pytest.raises(DataError) as info:
+        prepare("gta", gta_root, workers=1)
+    assert str(image) in str(info.value) and "truncated" in str(info.value)
+    assert str(gta_root / "labels" / "b.png") not in str(info.value)
+    assert not (gta_root / "sample_class_stats.json").exists()
+
+
+def test_label_of_another_size_than_its_image_is_refused(gta_root: Path) -> None:
+    write_rgb(gta_root / "images" / "b.png", height=7, width=8)
+    _assert_fails(gta_root, "gta", "b.png", "label is 8x6 (width x height) but its image", "is 8x7")
+    assert not (gta_root / "labels" / "b_labelTrainIds.png").exists(), "nothing written for the bad pair"
+    assert sorted(p.name for p in (gta_root / "labels").iterdir()) == ["a.png", "a_labelTrainIds.png", "b.png"]
+
+
+def test_finished_train_ids_of_another_size_are_refused(cityscapes_root: Path) -> None:
+    image = next((cityscapes_root / "leftImg8bit" / "train").rglob("aachen_000001_000019_leftImg8bit.png"))
+    write_rgb(image, 9, 10)  # its ready train-id PNG is 10x8
+    _assert_fails(cityscapes_root, "cityscapes", "aachen_000001_000019", "label is 10x8", "is 10x9")
+
+
 def test_ids_outside_the_map(gta_root: Path) -> None:
     write_gray(gta_root / "labels" / "b.png", np.full((6, 8), 40))
     _assert_fails(gta_root, "gta", "b.png", "ids outside 0..33: [40]")

@@ -1,0 +1,109 @@
+"""How much of the storage path an experiment's resume checkpoints take, estimated and measured.
+
+A resume checkpoint (`trainer.engine.checkpoint`) holds, in fp32: the student, the EMA teacher
+(UDA mode), the frozen ImageNet encoder of FD (only when it is not the pretrained file), and
+AdamW's two moments per trainable student parameter; the rest (RNG states, the data streams'
+position, the config, the history) is a few kilobytes. Its size follows from the network's
+parameter count, which is counted by building the segmentor on PyTorch's ``meta`` device (no
+memory, no weights read). Tune keeps ``run.keep_checkpoints`` of them per trial, and one more
+while a newer one is being written, so the peak of a grid is at most
+``sum over trials of (K + 1) x checkpoint size``. Torch is imported only when estimating.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+BYTES_PER_VALUE = 4
+"""fp32: weights and optimizer state stay fp32 under bf16/fp16 autocast."""
+
+CHECKPOINT_OVERHEAD_BYTES = 1024 * 1024
+"""RNG states, stream positions, config, history and the zip records of each tensor: 0.4 MB for MiT-B0."""
+
+HEADROOM = 1.1
+"""The storage must have this much more free space than the estimate (logs, Tune's state)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _counts(model_json: str) -> tuple[int, int, int]:
+    """(student values incl. buffers, trainable student parameters, encoder values) of one model."""
+    import torch
+
+    from trainer.config.schema import ModelConfig
+    from trainer.models import build_segmentor_from_config
+
+    model = ModelConfig.model_validate({**json.loads(model_json), "pretrained": None})
+    with torch.device("meta"):
+        segmentor = build_segmentor_from_config(model)
+
+    def values(module: torch.nn.Module) -> int:
+        return sum(t.numel() for t in module.state_dict().values())
+
+    trainable = sum(p.numel() for p in segmentor.parameters() if p.requires_grad)
+    return values(segmentor), trainable, values(segmentor.encoder)
+
+
+def checkpoint_bytes(config: Mapping[str, Any]) -> int:
+    """Estimated size of one resume checkpoint of a resolved trial config (``TrialPlan.config``)."""
+    student, trainable, encoder = _counts(json.dumps(config["model"], sort_keys=True))
+    uda = config["uda"]
+    in_uda = uda.get("mode", "uda") == "uda"
+    teacher = student if in_uda else 0
+    frozen = encoder if in_uda and uda["fd"]["enabled"] and not config["model"].get("pretrained") else 0
+    return BYTES_PER_VALUE * (student + teacher + frozen + 2 * trainable) + CHECKPOINT_OVERHEAD_BYTES
+
+
+def peak_bytes(configs: Iterable[Mapping[str, Any]]) -> int | None:
+    """Upper bound of the storage the grid's resume checkpoints take at once: (K + 1) per trial.
+
+    None when a network cannot be built here (an encoder the model zoo does not have yet): its
+    trials fail on their own, and there is no size to estimate."""
+    try:
+        return sum(checkpoint_bytes(c) * (int(c["run"]["keep_checkpoints"]) + 1) for c in configs)
+    except ValueError:
+        return None
+
+
+def used_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes of the files under ``path`` (None when it does not exist here)."""
+    root = Path(path)
+    if not root.is_dir():
+        return None
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Free bytes of the filesystem holding ``path`` or its nearest existing parent (None: none here)."""
+    probe = Path(path).resolve()
+    while not probe.exists():
+        if probe.parent == probe:
+            return None
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def storage_shortfall(storage_path: str, estimate: int | None) -> str | None:
+    """Why the storage path cannot hold ``estimate`` bytes (with headroom), or None when it can
+    (or cannot be checked from here: no estimate, or no existing parent of the path)."""
+    free = free_bytes(storage_path)
+    if estimate is None or free is None or free >= estimate * HEADROOM:
+        return None
+    return (
+        f"the storage path {storage_path} has {human(free)} free but the experiment's resume checkpoints "
+        f"need up to {human(estimate)} (+{HEADROOM - 1:.0%} headroom); free space, lower "
+        f"run.keep_checkpoints, or run fewer trials"
+    )
