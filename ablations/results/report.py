@@ -102,15 +102,29 @@ def is_active(info: ExperimentInfo, records: Sequence[TrialRecord]) -> bool:
     return info.status in ACTIVE_STATUSES or any(t.status in ACTIVE_STATUSES for t in records)
 
 
+REPORT_TABLES: tuple[str, ...] = ("ablation", "per_class", "architecture")
+
+
+def report_views(info: ExperimentInfo, records: Sequence[TrialRecord]) -> dict[str, TableView]:
+    """The tables the page shows; they depend on final results only, not on progress."""
+    return {kind: build_view(kind, info, records) for kind in REPORT_TABLES}
+
+
 def render_report(
-    info: ExperimentInfo, records: Sequence[TrialRecord], urls: ReportUrls | Mapping[str, Any]
+    info: ExperimentInfo,
+    records: Sequence[TrialRecord],
+    urls: ReportUrls | Mapping[str, Any],
+    views: Mapping[str, TableView] | None = None,
 ) -> str:
-    """The whole report page as HTML text."""
+    """The whole report page as HTML text.
+
+    ``views`` are `report_views(info, records)` when the caller kept them from an earlier page of
+    the same results (the service does, so a progress change re-renders only the progress lines).
+    """
     if not isinstance(urls, ReportUrls):
         urls = ReportUrls.from_mapping(urls)
-    tables: list[tuple[str, TableView]] = [
-        (kind, build_view(kind, info, records)) for kind in ("ablation", "per_class", "architecture")
-    ]
+    views = report_views(info, records) if views is None else views
+    tables: list[tuple[str, TableView]] = [(kind, views[kind]) for kind in REPORT_TABLES]
     tables = [(kind, view) for kind, view in tables if view.rows or kind != "architecture"]
     lines = [_trial_line(t, urls) for t in records]
     finished = sum(t.status == "succeeded" for t in records)

@@ -196,7 +196,7 @@ def retry(session: Session, experiment_id: int) -> ExperimentDetail:
 
 def results(session: Session, experiment_id: int) -> ExperimentResults:
     experiment = repository.get_experiment(session, experiment_id)
-    trials = trials_repo.list_trials(session, experiment_id)
+    trials = trials_repo.list_results(session, experiment_id)
     return ExperimentResults(
         experiment_id=experiment.id,
         name=experiment.name,
