@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,7 +123,7 @@ def expand(spec: AblationSpec, *, max_trials: int | None = None) -> list[TrialPl
                     name=trial_name(variant.name, sweep, labels, seed), variant=variant.name, sweep=sweep,
                     seed=seed, config=config_json(resolved), config_hash=config_hash(resolved),
                 ))  # fmt: skip
-    repeated = sorted({p.name for p in plans if sum(q.name == p.name for q in plans) > 1})
+    repeated = sorted(name for name, n in Counter(p.name for p in plans).items() if n > 1)
     if repeated:  # only when a sweep value is spelled like another row's name
         raise SpecError(("variants",), f"trial names are not unique: {', '.join(repeated)}")
     return plans
