@@ -19,11 +19,11 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from ablations.results import TABLE_KINDS, ExperimentInfo, TrialRecord, render_report
+from ablations.results import TABLE_KINDS, ExperimentInfo, render_report
 from ablations.results.formats import build_view, render_view
 from ablations.results.view import TableView
 from service.results.cache import Answer, ResultsCache
-from service.results.repository import load_stamp, load_summary
+from service.results.repository import load_progress, load_stamp, load_summary
 
 MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
          "latex": "application/x-latex; charset=utf-8"}
@@ -78,9 +78,11 @@ def table(session: Session, cache: ResultsCache, experiment_id: int, kind: str, 
     return answer
 
 
-def status_body(info_status: str, records: list[TrialRecord]) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": info_status, "trials": [
-        {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou} for r in records]}
+def status_body(experiment_status: str, trials: list[tuple[int, str, int, float | None]]) -> dict[str, Any]:
+    """``{"status", "trials": [{"id", "status", "step", "miou"}], "etag"}``: a trial's step is its
+    progress row and its mIoU the final one, else the last evaluation's (`TrialRecord.latest_miou`)."""
+    body: dict[str, Any] = {"status": experiment_status, "trials": [
+        {"id": trial_id, "status": status, "step": step, "miou": miou} for trial_id, status, step, miou in trials]}
     body["etag"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return body
 
@@ -90,8 +92,7 @@ def status(session: Session, cache: ResultsCache, experiment_id: int) -> Answer:
     stamp = load_stamp(session, experiment_id)
 
     def compute() -> Answer:
-        summary = load_summary(session, experiment_id, per_class=False)
-        return Answer(json_body(status_body(summary.info.status, summary.records)), "application/json")
+        return Answer(json_body(status_body(*load_progress(session, experiment_id))), "application/json")
 
     answer: Answer = cache.get(experiment_id, "status", stamp, compute, size=_answer_size)
     return answer

@@ -139,3 +139,20 @@ def load_summary(session: Session, experiment_id: int, per_class: bool = True) -
     ]
     run_ids = {t.id: t.mlflow_run_id for t in rows if t.mlflow_run_id}
     return Results(info, records, experiment.mlflow_experiment_id, experiment.mlflow_parent_run_id, run_ids)
+
+
+def load_progress(session: Session, experiment_id: int) -> tuple[str, list[tuple[int, str, int, float | None]]]:
+    """The experiment's status and each trial's (id, status, current step, latest mIoU): what the
+    status route answers, read as plain columns (the final mIoU, else the last evaluation's)."""
+    status = session.scalar(select(Experiment.status).where(Experiment.id == experiment_id))
+    if status is None:
+        raise NotFoundError(f"experiment {experiment_id} does not exist")
+    rows = session.connection().execute(
+        select(Trial.id, Trial.status, Trial.progress_iteration, Trial.final_miou)
+        .where(Trial.experiment_id == experiment_id).order_by(Trial.id)).all()
+    last = _last_points(session, experiment_id)
+    return status, [
+        (t.id, t.status, t.progress_iteration,
+         t.final_miou if t.final_miou is not None else (last[t.id].miou if t.id in last else None))
+        for t in rows
+    ]

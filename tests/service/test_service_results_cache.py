@@ -9,12 +9,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ablations.results import TABLE_FORMATS, TABLE_KINDS, render_table
+from ablations.results import TABLE_FORMATS, TABLE_KINDS, render_report, render_table
 from service.experiments import repository as experiments
 from service.lifecycle import ExperimentStatus, TrialStatus
 from service.results.answers import json_body
 from service.results.cache import ResultsCache
 from service.results.repository import load_results
+from service.results.router import _urls
 from service.trials import repository as trials
 
 SPEC: dict[str, Any] = {
@@ -128,6 +129,28 @@ def test_cached_tables_are_what_a_fresh_computation_gives(api: TestClient) -> No
                 body = api.get(f"/experiments/{experiment['id']}/table", params={"kind": kind, "format": fmt}).content
                 fresh = render_table(kind, fmt, info, records)
                 assert body == (json_body(fresh) if fmt == "json" else str(fresh).encode()), (kind, fmt)
+
+
+def test_status_and_report_are_what_the_full_records_give(api: TestClient) -> None:
+    experiment = api.post("/experiments", json=SPEC).json()
+    _start(api, experiment)
+    for t in experiment["trials"][2:]:
+        _finish(api, t)
+    with api.app.state.sessions.begin() as s:
+        trials.record_progress(s, experiment["trials"][0]["id"], 6, 10)
+        experiments.set_mlflow_ids(s, experiment["id"], "7", "parent")
+        trials.get_trial(s, experiment["trials"][1]["id"]).mlflow_run_id = "run1"
+    with api.app.state.read_sessions() as s:
+        results = load_results(s, experiment["id"])
+    base = f"/experiments/{experiment['id']}"
+    for _ in range(2):  # computed, then served from the cache
+        status = api.get(f"{base}/status").json()
+        assert status["status"] == results.info.status and status["trials"] == [
+            {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou}
+            for r in results.records]
+        urls = _urls(api.app.state.settings, experiment["id"], results.mlflow_experiment_id,
+                     {str(k): v for k, v in results.mlflow_run_ids.items()})
+        assert api.get(f"{base}/report").text == render_report(results.info, results.records, urls)
 
 
 def test_the_cache_is_bounded_and_computes_once_per_change() -> None:
