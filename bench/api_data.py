@@ -46,6 +46,7 @@ def grid(trials: int, name: str = "bench") -> dict[str, Any]:
         "sweeps": [{"key": "uda.rcs.temperature", "values": [0.01, 0.1, 1.0, 10.0]}],
         "seeds": list(range(seeds)),
         "baseline": "v0",
+        "max_trials": max(trials, 1000),
     }
 
 
