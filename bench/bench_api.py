@@ -181,7 +181,8 @@ def reads(eid: int) -> dict[str, Send]:
 
 
 def bench_size(db: str, database_url: str, url: str, pid: int, size: int, args: argparse.Namespace) -> dict[str, float]:
-    posts = [timed(url, "POST", "/experiments", json=grid(size, f"post{size}-{k}")) for k in range(3 if size <= 1000 else 1)]
+    repeats = 3 if size <= 1000 else 1
+    posts = [timed(url, "POST", "/experiments", json=grid(size, f"post{size}-{k}")) for k in range(repeats)]
     print(f"{db:<10} {f'POST /experiments ({size} trials), 1 client':<40} median {statistics.median(posts):8.1f} ms  "
           f"({len(posts)} posts: {', '.join(f'{p:.0f}' for p in posts)})", flush=True)
     engine = make_engine(database_url)
