@@ -19,11 +19,11 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from ablations.results import TABLE_KINDS, ExperimentInfo, render_report
+from ablations.results import TABLE_KINDS, ExperimentInfo, TrialRecord, render_report
 from ablations.results.formats import build_view, render_view
 from ablations.results.view import TableView
-from service.results.cache import Answer, ResultsCache
-from service.results.repository import load_progress, load_stamp, load_summary
+from service.results.cache import Answer, ResultsCache, Stamp
+from service.results.repository import Results, load_progress, load_stamp, load_summary, with_progress
 
 MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
          "latex": "application/x-latex; charset=utf-8"}
@@ -78,11 +78,24 @@ def table(session: Session, cache: ResultsCache, experiment_id: int, kind: str, 
     return answer
 
 
-def status_body(experiment_status: str, trials: list[tuple[int, str, int, float | None]]) -> dict[str, Any]:
-    """``{"status", "trials": [{"id", "status", "step", "miou"}], "etag"}``: a trial's step is its
-    progress row and its mIoU the final one, else the last evaluation's (`TrialRecord.latest_miou`)."""
+def current_summary(session: Session, cache: ResultsCache, experiment_id: int, stamp: Stamp) -> Results:
+    """`load_summary(per_class=False)` as of now. The summary is kept per ``Stamp.results``; when
+    only progress moved since, the kept one gets the trials' current progress laid over it
+    (`with_progress`: two queries of plain numbers instead of rebuilding every record)."""
+    computed: list[bool] = []
+
+    def compute() -> Results:
+        computed.append(True)
+        return load_summary(session, experiment_id, per_class=False)
+
+    summary: Results = cache.get(experiment_id, "summary", stamp.results, compute,
+                                 size=lambda s: 1024 + 600 * len(s.records))
+    return summary if computed else with_progress(summary, load_progress(session, experiment_id))
+
+
+def status_body(experiment_status: str, records: list[TrialRecord]) -> dict[str, Any]:
     body: dict[str, Any] = {"status": experiment_status, "trials": [
-        {"id": trial_id, "status": status, "step": step, "miou": miou} for trial_id, status, step, miou in trials]}
+        {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou} for r in records]}
     body["etag"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return body
 
@@ -92,7 +105,8 @@ def status(session: Session, cache: ResultsCache, experiment_id: int) -> Answer:
     stamp = load_stamp(session, experiment_id)
 
     def compute() -> Answer:
-        return Answer(json_body(status_body(*load_progress(session, experiment_id))), "application/json")
+        summary = current_summary(session, cache, experiment_id, stamp)
+        return Answer(json_body(status_body(summary.info.status, summary.records)), "application/json")
 
     answer: Answer = cache.get(experiment_id, "status", stamp, compute, size=_answer_size)
     return answer
@@ -104,7 +118,7 @@ def report(session: Session, cache: ResultsCache, experiment_id: int,
     stamp = load_stamp(session, experiment_id)
 
     def compute() -> Answer:
-        summary = load_summary(session, experiment_id, per_class=False)
+        summary = current_summary(session, cache, experiment_id, stamp)
         _, views = table_views(session, cache, experiment_id)
         run_ids = {str(trial_id): run_id for trial_id, run_id in summary.mlflow_run_ids.items()}
         page = render_report(summary.info, summary.records, urls(summary.mlflow_experiment_id, run_ids), views)

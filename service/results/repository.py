@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select
@@ -141,18 +142,32 @@ def load_summary(session: Session, experiment_id: int, per_class: bool = True) -
     return Results(info, records, experiment.mlflow_experiment_id, experiment.mlflow_parent_run_id, run_ids)
 
 
-def load_progress(session: Session, experiment_id: int) -> tuple[str, list[tuple[int, str, int, float | None]]]:
-    """The experiment's status and each trial's (id, status, current step, latest mIoU): what the
-    status route answers, read as plain columns (the final mIoU, else the last evaluation's)."""
-    status = session.scalar(select(Experiment.status).where(Experiment.id == experiment_id))
-    if status is None:
-        raise NotFoundError(f"experiment {experiment_id} does not exist")
+Progress = tuple[int, int, CurvePoint | None]
+"""A trial's progress row and last evaluation: (progress_iteration, progress_total, last point)."""
+
+
+def load_progress(session: Session, experiment_id: int) -> dict[int, Progress]:
+    """Every trial's `Progress`: the only summary values a progress row or an evaluation changes
+    (two queries of plain numbers, read when only the experiment's progress counter moved)."""
     rows = session.connection().execute(
-        select(Trial.id, Trial.status, Trial.progress_iteration, Trial.final_miou)
-        .where(Trial.experiment_id == experiment_id).order_by(Trial.id)).all()
+        select(Trial.id, Trial.progress_iteration, Trial.progress_total).where(Trial.experiment_id == experiment_id)
+    ).all()
     last = _last_points(session, experiment_id)
-    return status, [
-        (t.id, t.status, t.progress_iteration,
-         t.final_miou if t.final_miou is not None else (last[t.id].miou if t.id in last else None))
-        for t in rows
-    ]
+    return {trial_id: (iteration, total, last.get(trial_id)) for trial_id, iteration, total in rows}
+
+
+def with_progress(summary: Results, progress: dict[int, Progress]) -> Results:
+    """``summary`` with each trial's progress replaced by ``progress`` (records that did not move
+    are kept as they are, so only the few running trials are rebuilt and re-validated)."""
+    records = []
+    for record in summary.records:
+        iteration, total, point = progress.get(int(record.trial_id), (record.current_step, record.total_steps, None))
+        curve = (point,) if point is not None else ()
+        total_steps = total or None
+        final_step = total if record.status == "succeeded" else None
+        if (record.current_step, record.total_steps, record.final_step, tuple(record.curve)) != (
+                iteration, total_steps, final_step, curve):
+            record = replace(record, current_step=iteration, total_steps=total_steps, final_step=final_step,
+                             curve=curve)
+        records.append(record)
+    return summary._replace(records=records)

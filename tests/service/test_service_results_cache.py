@@ -140,10 +140,14 @@ def test_status_and_report_are_what_the_full_records_give(api: TestClient) -> No
         trials.record_progress(s, experiment["trials"][0]["id"], 6, 10)
         experiments.set_mlflow_ids(s, experiment["id"], "7", "parent")
         trials.get_trial(s, experiment["trials"][1]["id"]).mlflow_run_id = "run1"
-    with api.app.state.read_sessions() as s:
-        results = load_results(s, experiment["id"])
     base = f"/experiments/{experiment['id']}"
-    for _ in range(2):  # computed, then served from the cache
+    for step in (0, 0, 8, 9):  # computed, served from the cache, then progress laid over the kept records
+        if step:
+            with api.app.state.sessions.begin() as s:
+                trials.record_progress(s, experiment["trials"][1]["id"], step, 10)
+                trials.record_eval_point(s, experiment["trials"][0]["id"], step, {"road": 60.0}, 40.0 + step)
+        with api.app.state.read_sessions() as s:
+            results = load_results(s, experiment["id"])
         status = api.get(f"{base}/status").json()
         assert status["status"] == results.info.status and status["trials"] == [
             {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou}
