@@ -11,7 +11,8 @@ or `--seconds` pass. Per database:
   each, 16 still running, see api_data.py), then GET results, tables (every kind and format in
   turn), status and the report page, each under load *while a second process writes progress
   for the 16 running trials* (a row per trial and second, an evaluation every 10th), as the
-  dispatcher does; "cold" is the first request after the experiment was stored (nothing cached);
+  dispatcher does; "cold" is the first request after the experiment was stored (nothing cached;
+  the tables' figure is the first kind and format, the other eleven are then asked once each);
 - the API process's resident memory (peak) after each size.
 `--mlflow-trials N` also starts a real local `mlflow server`, logs N trials to it and rebuilds
 the GET results answer from it (search_runs + one metric history per run), timed side by side.
@@ -194,6 +195,8 @@ def bench_size(db: str, database_url: str, url: str, pid: int, size: int, args: 
             start = time.perf_counter()
             send(client, 0).raise_for_status()
             cold[label] = (send, (time.perf_counter() - start) * 1000)
+            for i in range(1, 12 if label.startswith("GET table") else 1):  # every kind and format once
+                send(client, i).raise_for_status()
     context = multiprocessing.get_context("spawn")
     stop, writes = context.Event(), context.Value("i", 0)
     writer = context.Process(target=write_progress, args=(database_url, eid, stop, writes), daemon=True)
