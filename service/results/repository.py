@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from ablations.results import CurvePoint, ExperimentInfo, TrialRecord
+from ablations.results.records import ACTIVE_STATUSES
 from service.errors import NotFoundError
 from service.experiments import repository as experiments
 from service.experiments.models import Experiment
@@ -94,11 +95,14 @@ SUMMARY_COLUMNS = (Trial.id, Trial.name, Trial.variant, Trial.seed, Trial.status
                    Trial.best_step, Trial.progress_iteration, Trial.progress_total, Trial.mlflow_run_id)
 
 
-def _last_points(session: Session, experiment_id: int) -> dict[int, CurvePoint]:
+def _last_points(session: Session, experiment_id: int, active_only: bool = False) -> dict[int, CurvePoint]:
     """Each trial's last evaluation (step and mIoU, no per-class values): one grouped query that
     reads only the (trial_id, step, miou) index, not the points' per-class JSON."""
+    trials = select(Trial.id).where(Trial.experiment_id == experiment_id)
+    if active_only:
+        trials = trials.where(Trial.status.in_(ACTIVE_STATUSES))
     last = (select(TrialMetricPoint.trial_id, func.max(TrialMetricPoint.step).label("step"))
-            .join(Trial, Trial.id == TrialMetricPoint.trial_id).where(Trial.experiment_id == experiment_id)
+            .where(TrialMetricPoint.trial_id.in_(trials))
             .group_by(TrialMetricPoint.trial_id).subquery())
     rows = session.connection().execute(
         select(TrialMetricPoint.trial_id, TrialMetricPoint.step, TrialMetricPoint.miou)
@@ -147,12 +151,14 @@ Progress = tuple[int, int, CurvePoint | None]
 
 
 def load_progress(session: Session, experiment_id: int) -> dict[int, Progress]:
-    """Every trial's `Progress`: the only summary values a progress row or an evaluation changes
-    (two queries of plain numbers, read when only the experiment's progress counter moved)."""
+    """The queued and running trials' `Progress`: the only summary values a progress row or an
+    evaluation changes, and only on active trials (the trials repository counts a change of any
+    other trial as a results change), so this is all that moves while ``Stamp.results`` holds."""
     rows = session.connection().execute(
-        select(Trial.id, Trial.progress_iteration, Trial.progress_total).where(Trial.experiment_id == experiment_id)
+        select(Trial.id, Trial.progress_iteration, Trial.progress_total)
+        .where(Trial.experiment_id == experiment_id, Trial.status.in_(ACTIVE_STATUSES))
     ).all()
-    last = _last_points(session, experiment_id)
+    last = _last_points(session, experiment_id, active_only=True)
     return {trial_id: (iteration, total, last.get(trial_id)) for trial_id, iteration, total in rows}
 
 
@@ -161,7 +167,11 @@ def with_progress(summary: Results, progress: dict[int, Progress]) -> Results:
     are kept as they are, so only the few running trials are rebuilt and re-validated)."""
     records = []
     for record in summary.records:
-        iteration, total, point = progress.get(int(record.trial_id), (record.current_step, record.total_steps, None))
+        moved = progress.get(int(record.trial_id))
+        if moved is None:
+            records.append(record)
+            continue
+        iteration, total, point = moved
         curve = (point,) if point is not None else ()
         total_steps = total or None
         final_step = total if record.status == "succeeded" else None

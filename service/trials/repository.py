@@ -23,6 +23,7 @@ from service.trials.models import Trial, TrialMetricPoint, TrialStatusChange
 
 LOG_TAIL_LINES = 50
 RESULTS, PROGRESS = "results_version", "progress_version"
+ACTIVE = frozenset({TrialStatus.QUEUED.value, TrialStatus.RUNNING.value})
 
 
 def _bump(session: Session, which: Any, counter: str) -> None:
@@ -40,6 +41,18 @@ def _bump(session: Session, which: Any, counter: str) -> None:
 
 def _of_trial(trial_id: int) -> Any:
     return Experiment.id == select(Trial.experiment_id).where(Trial.id == trial_id).scalar_subquery()
+
+
+def _bump_progress(session: Session, trial_id: int) -> None:
+    """Count a progress change; for a trial that is not queued or running, count it as a results
+    change too. So "only progress moved" always means "only active trials moved", which lets the
+    results cache re-read just the active trials. The status is read after the experiment row is
+    locked by the bump, when no other transaction can be changing a trial's status (every status
+    change bumps the same row first)."""
+    _bump(session, _of_trial(trial_id), PROGRESS)
+    status = session.scalar(select(Trial.status).where(Trial.id == trial_id))
+    if status not in ACTIVE:
+        _bump(session, _of_trial(trial_id), RESULTS)
 
 
 def add_trials(session: Session, experiment_id: int, plans: Iterable[dict[str, Any]]) -> list[Trial]:
@@ -157,7 +170,7 @@ def record_progress(
     session: Session, trial_id: int, iteration: int, total: int, log_lines: Sequence[str] = ()
 ) -> None:
     """Store the trial's progress and append to the tail of its log (the last 50 lines kept)."""
-    _bump(session, _of_trial(trial_id), PROGRESS)
+    _bump_progress(session, trial_id)
     values: dict[str, Any] = {
         "progress_iteration": iteration,
         "progress_total": total,
@@ -176,7 +189,7 @@ def record_eval_point(
     session: Session, trial_id: int, step: int, per_class_iou: dict[str, float], miou: float
 ) -> None:
     """Store one evaluation; a resumed trial that evaluates the same step again replaces it."""
-    _bump(session, _of_trial(trial_id), PROGRESS)
+    _bump_progress(session, trial_id)
     existing = session.scalar(
         select(TrialMetricPoint).where(TrialMetricPoint.trial_id == trial_id, TrialMetricPoint.step == step)
     )

@@ -99,6 +99,27 @@ def test_progress_and_evaluations_change_status_and_report(api: TestClient) -> N
     assert "51.0 (at 8, in progress)" in api.get(f"{base}/report").text
 
 
+def test_progress_of_a_finished_trial_reaches_status_and_report(api: TestClient) -> None:
+    """Only active trials are re-read when only progress moved: a progress row or an evaluation
+    written to an ended trial must therefore count as a results change."""
+    experiment = api.post("/experiments", json=SPEC).json()
+    _start(api, experiment)
+    done = experiment["trials"][0]
+    _finish(api, done)
+    base = f"/experiments/{experiment['id']}"
+    assert api.get(f"{base}/status").json()["trials"][0]["step"] == 10
+    for write in (lambda s: trials.record_progress(s, done["id"], 4, 10),
+                  lambda s: trials.record_eval_point(s, done["id"], 12, {"road": 70.0}, 70.0)):
+        api.get(f"{base}/report")  # cached before the write
+        with api.app.state.sessions.begin() as s:
+            write(s)
+        with api.app.state.read_sessions() as s:
+            results = load_results(s, experiment["id"])
+        assert api.get(f"{base}/status").json()["trials"][0]["step"] == results.records[0].current_step == 4
+        urls = _urls(api.app.state.settings, experiment["id"], None, {})
+        assert api.get(f"{base}/report").text == render_report(results.info, results.records, urls)
+
+
 def test_experiment_changes_reach_cached_answers(api: TestClient) -> None:
     experiment = api.post("/experiments", json=SPEC).json()
     base = f"/experiments/{experiment['id']}"
