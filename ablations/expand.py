@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,6 @@ from ablations.spec import (
     AblationSpec,
     SpecError,
     describe_config_error,
-    field_value,
     format_value,
     json_safe,
     override_items,
@@ -82,11 +82,37 @@ def config_hash(config: TrainConfig | Mapping[str, Any]) -> str:
     float inf, and any key order all give the hash of the config they resolve to.
     """
     resolved = config if isinstance(config, TrainConfig) else TrainConfig.model_validate(config)
-    data = config_json(resolved)
+    return _hash_of_json(config_json(resolved))
+
+
+def _hash_of_json(data: Mapping[str, Any]) -> str:
+    """`config_hash` of a resolved config already dumped by `config_json` (``data`` is not changed).
+
+    That dump is strict JSON already (inf as "Infinity", lists, no NaN), so `canonical_json`'s
+    `json_safe` copy would be an identity: the text is dumped directly, the same bytes.
+    """
+    kept = dict(data)
     for section, names in HASH_EXCLUDED.items():
-        for name in names:
-            data[section].pop(name)
-    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+        kept[section] = {k: v for k, v in kept[section].items() if k not in names}
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _with_seed(cell: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """A resolved config's JSON with another seed (a fresh copy: plans never share dicts)."""
+    data: dict[str, Any] = json.loads(json.dumps(cell))
+    node = data
+    for part in SEED_PATH[:-1]:
+        node = node[part]
+    node[SEED_PATH[-1]] = seed
+    return data
+
+
+def _json_value(data: Mapping[str, Any], path: Sequence[str]) -> Any:
+    node: Any = data
+    for part in path:
+        node = node[part]
+    return node
 
 
 def trial_name(variant: str, sweep: Mapping[str, Any], labels: Mapping[str, str], seed: int) -> str:
@@ -111,19 +137,26 @@ def expand(spec: AblationSpec, *, max_trials: int | None = None) -> list[TrialPl
     for i, variant in enumerate(spec.variants):
         row = override_items(variant.overrides)
         for cell in spec.sweep_cells():
+            cell_json: dict[str, Any] | None = None
             for seed in spec.seeds:
-                layers = [base, row, [(s.path, v) for s, v in cell], [(SEED_PATH, seed)]]
-                try:
-                    resolved = resolve_config(layers)
-                except ValidationError as exc:  # only for specs built without validation
-                    msg = f"variants[{i}] {variant.name!r}: {describe_config_error(exc)}"
-                    raise SpecError(("variants", i, "overrides"), msg) from None
-                sweep = {s.key: field_value(resolved, s.path) for s, _ in cell}
+                if cell_json is not None and type(seed) is int and seed >= 0:
+                    # The seed is the only field that differs within a cell and no validator reads
+                    # it (RunConfig.seed: int >= 0), so the cell is validated once, not per seed.
+                    config = _with_seed(cell_json, seed)
+                else:
+                    layers = [base, row, [(s.path, v) for s, v in cell], [(SEED_PATH, seed)]]
+                    try:
+                        resolved = resolve_config(layers)
+                    except ValidationError as exc:  # only for specs built without validation
+                        msg = f"variants[{i}] {variant.name!r}: {describe_config_error(exc)}"
+                        raise SpecError(("variants", i, "overrides"), msg) from None
+                    config = cell_json = config_json(resolved)
+                sweep = {s.key: _json_value(config, s.path) for s, _ in cell}
                 plans.append(TrialPlan(
                     name=trial_name(variant.name, sweep, labels, seed), variant=variant.name, sweep=sweep,
-                    seed=seed, config=config_json(resolved), config_hash=config_hash(resolved),
+                    seed=seed, config=config, config_hash=_hash_of_json(config),
                 ))  # fmt: skip
-    repeated = sorted({p.name for p in plans if sum(q.name == p.name for q in plans) > 1})
+    repeated = sorted(name for name, n in Counter(p.name for p in plans).items() if n > 1)
     if repeated:  # only when a sweep value is spelled like another row's name
         raise SpecError(("variants",), f"trial names are not unique: {', '.join(repeated)}")
     return plans

@@ -24,6 +24,7 @@ from service.errors import error_response, install_error_handlers
 from service.experiments.router import router as experiments_router
 from service.health.router import router as health_router
 from service.presets.router import router as presets_router
+from service.results.cache import ResultsCache
 from service.results.router import router as results_router
 from service.settings import Settings
 from service.trials.router import router as trials_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.engine = engine
             app.state.sessions = session_factory(engine)
             app.state.read_sessions = session_factory(engine, read_only=True)
+            app.state.results_cache = ResultsCache()
             yield
         finally:
             engine.dispose()

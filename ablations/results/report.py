@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from ablations.results.formats import build_view
 from ablations.results.records import ACTIVE_STATUSES, ExperimentInfo, TrialRecord
@@ -97,22 +98,44 @@ def _environment() -> jinja2.Environment:
     )
 
 
+@lru_cache(maxsize=20_000)
+def _trial_row(line: TrialLine) -> Markup:
+    """One progress line as HTML. Lines are memoised: between two renderings of a running
+    experiment's page only the running trials' lines change, and rendering 1,000 lines through the
+    template each time was most of the page's cost. Safe as Markup: the row template autoescapes."""
+    return Markup(_environment().get_template("report_trial_row.html").render(t=line))
+
+
 def is_active(info: ExperimentInfo, records: Sequence[TrialRecord]) -> bool:
     """True while the experiment or any of its trials may still change (the page keeps refreshing)."""
     return info.status in ACTIVE_STATUSES or any(t.status in ACTIVE_STATUSES for t in records)
 
 
+REPORT_TABLES: tuple[str, ...] = ("ablation", "per_class", "architecture")
+
+
+def report_views(info: ExperimentInfo, records: Sequence[TrialRecord]) -> dict[str, TableView]:
+    """The tables the page shows; they depend on final results only, not on progress."""
+    return {kind: build_view(kind, info, records) for kind in REPORT_TABLES}
+
+
 def render_report(
-    info: ExperimentInfo, records: Sequence[TrialRecord], urls: ReportUrls | Mapping[str, Any]
+    info: ExperimentInfo,
+    records: Sequence[TrialRecord],
+    urls: ReportUrls | Mapping[str, Any],
+    views: Mapping[str, TableView] | None = None,
 ) -> str:
-    """The whole report page as HTML text."""
+    """The whole report page as HTML text.
+
+    ``views`` are `report_views(info, records)` when the caller kept them from an earlier page of
+    the same results (the service does, so a progress change re-renders only the progress lines).
+    """
     if not isinstance(urls, ReportUrls):
         urls = ReportUrls.from_mapping(urls)
-    tables: list[tuple[str, TableView]] = [
-        (kind, build_view(kind, info, records)) for kind in ("ablation", "per_class", "architecture")
-    ]
+    views = report_views(info, records) if views is None else views
+    tables: list[tuple[str, TableView]] = [(kind, views[kind]) for kind in REPORT_TABLES]
     tables = [(kind, view) for kind, view in tables if view.rows or kind != "architecture"]
-    lines = [_trial_line(t, urls) for t in records]
+    rows = [_trial_row(_trial_line(t, urls)) for t in records]
     finished = sum(t.status == "succeeded" for t in records)
     return (
         _environment()
@@ -120,7 +143,7 @@ def render_report(
         .render(
             info=info,
             urls=urls,
-            trials=lines,
+            trials=rows,
             finished=finished,
             tables=tables,
             active=is_active(info, records),

@@ -5,10 +5,18 @@ begun by SQLAlchemy (pysqlite's own implicit BEGIN is switched off) so SAVEPOINT
 conditional updates behave as on PostgreSQL. Writers take the lock at BEGIN (``BEGIN IMMEDIATE``),
 which is what keeps two concurrent read-then-write transactions from failing on lock upgrade;
 read-only sessions (``read_only=True``) use a deferred BEGIN and never wait for writers.
+
+Writers of one process also queue on a lock of the engine before their BEGIN IMMEDIATE: SQLite's
+own busy handler makes a waiting writer sleep and retry (1, 2, 5 ... 100 ms), so under eight
+concurrent submissions a writer could wait seconds for a lock that was free most of the time.
+The lock is released when the transaction ends (commit, rollback, or the connection going back
+to the pool or being invalidated), and a writer that waits on it longer than the busy timeout
+goes on to SQLite's own waiting, so a lost release can slow writers but never stop them.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
+BUSY_TIMEOUT_S = 30
+HOLDS_WRITE_LOCK = "ablate_holds_write_lock"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -26,7 +36,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}, **kwargs)
     _configure_sqlite(engine)
     return engine
 
@@ -41,10 +51,27 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    writers = threading.Lock()
+
+    def release(info: dict[str, Any]) -> None:
+        if info.pop(HOLDS_WRITE_LOCK, False):
+            writers.release()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE" and writers.acquire(timeout=BUSY_TIMEOUT_S):
+            connection.info[HOLDS_WRITE_LOCK] = True
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            release(connection.info)
+            raise
+
+    for name in ("commit", "rollback"):
+        event.listen(engine, name, lambda connection: release(connection.info))
+    for name in ("checkin", "invalidate"):
+        event.listen(engine.pool, name, lambda _dbapi, record, *_: release(record.info))
 
 
 def is_postgresql(session_or_engine: Session | Engine) -> bool:

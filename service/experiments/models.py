@@ -52,6 +52,12 @@ class Experiment(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    results_version: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="Bumped by every change of a trial's status or final results."
+    )
+    progress_version: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="Bumped by every progress row and evaluation point of a trial."
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from service.api import examples as ex
 from service.api.deps import Reader, ReadSession, SettingsDep, Writer, WriteSession
@@ -18,6 +18,8 @@ from service.experiments.schemas import (
     ExperimentResults,
 )
 from service.lifecycle import ExperimentStatus
+from service.results.answers import CacheDep as ResultsCacheDep
+from service.results.answers import cached_json
 from service.trials import repository as trials_repo
 from service.trials.schemas import TrialRead
 from service.trials.service import to_read as trial_read
@@ -137,5 +139,7 @@ def retry(experiment_id: ExperimentId, session: WriteSession) -> ExperimentDetai
     summary="Final per-class IoU and mIoU per trial",
     responses={**ex.ok(ex.RESULTS), **ex.refusals(401, 404, 422, 500)},
 )
-def results(experiment_id: ExperimentId, session: ReadSession) -> ExperimentResults:
-    return service.results(session, experiment_id)
+def results(experiment_id: ExperimentId, session: ReadSession, cache: ResultsCacheDep) -> ExperimentResults:
+    answer = cached_json(session, cache, experiment_id, "results",
+                         lambda: service.results(session, experiment_id).model_dump(mode="json"))
+    return Response(answer.body, media_type=answer.media_type)  # type: ignore[return-value]  # cached bytes

@@ -34,6 +34,7 @@ from service.experiments.schemas import (
 from service.lifecycle import ExperimentStatus, TrialStatus
 from service.settings import Settings
 from service.trials import repository as trials_repo
+from service.trials.models import Trial
 from service.trials.service import to_read as trial_read
 
 DISK_BASIS = (
@@ -100,7 +101,7 @@ def create(
         if winner is None:
             raise ConflictError("the idempotency key is being used by a concurrent request; retry")
         return _replay(session, winner, digest), False
-    trials_repo.add_trials(
+    trials = trials_repo.add_trials(
         session,
         stored.id,
         [
@@ -116,7 +117,7 @@ def create(
             for p in plans
         ],
     )
-    return detail(session, stored.id), True
+    return detail(session, stored.id, trials=trials), True
 
 
 def _replay(session: Session, existing: Experiment, digest: str) -> ExperimentDetail:
@@ -163,9 +164,16 @@ def _read(experiment: Experiment, counts: dict[str, int]) -> ExperimentRead:
     return ExperimentRead(**fields, trial_counts=counts, trials_total=sum(counts.values()))
 
 
-def detail(session: Session, experiment_id: int, settings: Settings | None = None) -> ExperimentDetail:
+def detail(
+    session: Session, experiment_id: int, settings: Settings | None = None, trials: Sequence[Trial] | None = None
+) -> ExperimentDetail:
+    """The experiment with its trials and disk use; ``trials`` when the caller holds them all (just
+    inserted), so a new grid's rows and their config JSON are not read back."""
     experiment = repository.get_experiment(session, experiment_id)
-    trials = trials_repo.list_trials(session, experiment_id)
+    if trials is None:
+        trials = trials_repo.list_trials(session, experiment_id)
+    else:
+        trials = sorted(trials, key=lambda t: t.id)
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.status] = counts.get(t.status, 0) + 1
@@ -228,7 +236,7 @@ def retry(session: Session, experiment_id: int) -> ExperimentDetail:
 
 def results(session: Session, experiment_id: int) -> ExperimentResults:
     experiment = repository.get_experiment(session, experiment_id)
-    trials = trials_repo.list_trials(session, experiment_id)
+    trials = trials_repo.list_results(session, experiment_id)
     return ExperimentResults(
         experiment_id=experiment.id,
         name=experiment.name,

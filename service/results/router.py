@@ -1,22 +1,25 @@
 """HTTP routes of an experiment's results: tables in four formats, figures, the report page.
 
-Everything is computed from the database on request (two queries, see `repository.py`), so a
-running experiment's page and tables are always current and partial rows are marked partial.
+Everything is computed from the database (see `repository.py`), so a running experiment's page
+and tables are always current and partial rows are marked partial; computed answers are kept
+until the experiment's results change (`answers.py`, `cache.py`), which one primary-key read
+per request tells.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from ablations.results import FIGURE_NAMES, render_figure, render_report, render_table
+from ablations.results import FIGURE_NAMES, render_figure
 from service.api import examples as ex
 from service.api.deps import Reader, ReadSession, SettingsDep
 from service.errors import NotFoundError
+from service.results import answers
+from service.results.answers import MEDIA, CacheDep
 from service.results.repository import load_results
 from service.settings import Settings
 
@@ -24,8 +27,6 @@ router = APIRouter(prefix="/experiments", tags=["results"])
 ExperimentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Experiment id.")]
 TableKind = Literal["ablation", "per_class", "architecture"]
 TableFormat = Literal["json", "markdown", "csv", "latex"]
-MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
-         "latex": "application/x-latex; charset=utf-8"}
 EXTENSION = {"markdown": "md", "csv": "csv", "latex": "tex"}
 
 
@@ -38,18 +39,16 @@ EXTENSION = {"markdown": "md", "csv": "csv", "latex": "tex"}
 def table(
     experiment_id: ExperimentId,
     session: ReadSession,
+    cache: CacheDep,
     kind: TableKind = "ablation",
     format: TableFormat = "json",
     download: Annotated[bool, Query(description="Serve as an attachment (CSV/LaTeX downloads).")] = False,
 ) -> Response:
-    info, records, *_ = load_results(session, experiment_id)
-    rendered = render_table(kind, format, info, records)
-    if format == "json":
-        return JSONResponse(rendered)
+    answer = answers.table(session, cache, experiment_id, kind, format)
     headers = {}
-    if download:
+    if download and format != "json":
         headers["Content-Disposition"] = f'attachment; filename="experiment-{experiment_id}-{kind}.{EXTENSION[format]}"'
-    return Response(str(rendered), media_type=MEDIA[format], headers=headers)
+    return Response(answer.body, media_type=answer.media_type, headers=headers)
 
 
 @router.get(
@@ -76,18 +75,11 @@ def figure(
     return Response(body, media_type="image/png" if ext == "png" else "image/svg+xml")
 
 
-def _status(info_status: str, records: list) -> dict:
-    return {"status": info_status, "trials": [
-        {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou} for r in records]}
-
-
 @router.get("/{experiment_id}/status", dependencies=[Reader], summary="Compact progress, polled by the report page",
             responses=ex.refusals(401, 404, 422, 500))
-def status(experiment_id: ExperimentId, session: ReadSession) -> JSONResponse:
-    info, records, *_ = load_results(session, experiment_id)
-    body = _status(info.status, records)
-    body["etag"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    return JSONResponse(body)
+def status(experiment_id: ExperimentId, session: ReadSession, cache: CacheDep) -> Response:
+    answer = answers.status(session, cache, experiment_id)
+    return Response(answer.body, media_type=answer.media_type)
 
 
 def _compare_url(settings: Settings, mlflow_experiment_id: str | None, run_ids: list[str]) -> str | None:
@@ -117,8 +109,7 @@ def _urls(settings: Settings, experiment_id: int, mlflow_experiment_id: str | No
 @router.get("/{experiment_id}/report", dependencies=[Reader], response_class=HTMLResponse,
             summary="The report page: progress, tables, figures and MLflow links",
             responses={200: {"content": {"text/html": {}}}, **ex.refusals(401, 404, 422, 500)})
-def report(experiment_id: ExperimentId, session: ReadSession, settings: SettingsDep) -> HTMLResponse:
-    results = load_results(session, experiment_id)
-    run_ids = {str(trial_id): run_id for trial_id, run_id in results.mlflow_run_ids.items()}
-    urls = _urls(settings, experiment_id, results.mlflow_experiment_id, run_ids)
-    return HTMLResponse(render_report(results.info, results.records, urls))
+def report(experiment_id: ExperimentId, session: ReadSession, settings: SettingsDep, cache: CacheDep) -> HTMLResponse:
+    answer = answers.report(session, cache, experiment_id,
+                            lambda mlflow_id, run_ids: _urls(settings, experiment_id, mlflow_id, dict(run_ids)))
+    return HTMLResponse(answer.body)

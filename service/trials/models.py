@@ -57,7 +57,10 @@ class TrialMetricPoint(Base):
     """One evaluation of a trial: per-class IoU and mIoU at a training step (a curve point)."""
 
     __tablename__ = "trial_metric_points"
-    __table_args__ = (UniqueConstraint("trial_id", "step"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "step"),
+        Index("ix_trial_metric_points_trial_id_step_miou", "trial_id", "step", "miou"),  # last points, index only
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))

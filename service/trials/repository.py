@@ -1,7 +1,9 @@
 """All SQL about trials: creation, reads, status changes, progress, curve points and results.
 
 The dispatcher calls `set_trial_status`, `record_progress`, `record_eval_point` and
-`finish_trial` inside its own transactions; the caller commits.
+`finish_trial` inside its own transactions; the caller commits. Each of them also bumps one of
+the experiment's two results counters in the same transaction (see `_bump`), which is what
+tells the API's results cache that a table, status or report page has changed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,42 @@ from sqlalchemy.orm import Session
 from service.db.base import utcnow
 from service.db.transitions import compare_and_set_status
 from service.errors import NotFoundError
+from service.experiments.models import Experiment
 from service.lifecycle import TRIAL_TERMINAL, TrialStatus, check_trial_transition
 from service.trials.models import Trial, TrialMetricPoint, TrialStatusChange
 
 LOG_TAIL_LINES = 50
+RESULTS, PROGRESS = "results_version", "progress_version"
+ACTIVE = frozenset({TrialStatus.QUEUED.value, TrialStatus.RUNNING.value})
+
+
+def _bump(session: Session, which: Any, counter: str) -> None:
+    """Count one change of the results (statuses, finals) or progress (steps, curve points) of an
+    experiment's trials; ``which`` selects the experiment row.
+
+    A trial's writes bump the experiment row *before* touching the trial row, so every
+    transaction that locks both takes them in the same order (experiment, then trial) as the
+    cancel and settle paths do, and PostgreSQL never sees a lock cycle between them.
+    """
+    column = getattr(Experiment, counter)
+    statement = update(Experiment).where(which).values({counter: column + 1})
+    session.execute(statement.execution_options(synchronize_session=False))
+
+
+def _of_trial(trial_id: int) -> Any:
+    return Experiment.id == select(Trial.experiment_id).where(Trial.id == trial_id).scalar_subquery()
+
+
+def _bump_progress(session: Session, trial_id: int) -> None:
+    """Count a progress change; for a trial that is not queued or running, count it as a results
+    change too. So "only progress moved" always means "only active trials moved", which lets the
+    results cache re-read just the active trials. The status is read after the experiment row is
+    locked by the bump, when no other transaction can be changing a trial's status (every status
+    change bumps the same row first)."""
+    _bump(session, _of_trial(trial_id), PROGRESS)
+    status = session.scalar(select(Trial.status).where(Trial.id == trial_id))
+    if status not in ACTIVE:
+        _bump(session, _of_trial(trial_id), RESULTS)
 
 
 def add_trials(session: Session, experiment_id: int, plans: Iterable[dict[str, Any]]) -> list[Trial]:
@@ -26,6 +60,7 @@ def add_trials(session: Session, experiment_id: int, plans: Iterable[dict[str, A
     trials = [Trial(experiment_id=experiment_id, status=TrialStatus.QUEUED.value, **plan) for plan in plans]
     session.add_all(trials)
     session.flush()
+    _bump(session, Experiment.id == experiment_id, RESULTS)
     session.add_all(
         TrialStatusChange(trial_id=t.id, from_status=None, to_status=t.status, reason="created")
         for t in trials
@@ -45,6 +80,16 @@ def list_trials(session: Session, experiment_id: int, status: str | None = None)
     if status is not None:
         query = query.where(Trial.status == status)
     return session.scalars(query.order_by(Trial.id)).all()
+
+
+def list_results(session: Session, experiment_id: int) -> Sequence[Any]:
+    """The trials' names, status and final results only (rows, not entities): no config JSON or
+    log is read, which is most of a trial row's bytes."""
+    return session.execute(
+        select(Trial.id, Trial.name, Trial.variant, Trial.sweep, Trial.seed, Trial.status, Trial.final_miou,
+               Trial.final_per_class, Trial.best_miou, Trial.best_step)
+        .where(Trial.experiment_id == experiment_id).order_by(Trial.id)
+    ).all()
 
 
 def status_counts(session: Session, experiment_ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -108,6 +153,7 @@ def finish_trial(
 
 
 def _move(session: Session, trial_id: int, status: TrialStatus, reason: str, values: dict[str, Any]) -> Trial:
+    _bump(session, _of_trial(trial_id), RESULTS)
     previous = compare_and_set_status(session, Trial, trial_id, status.value, _check, values)
     session.add(
         TrialStatusChange(trial_id=trial_id, from_status=previous, to_status=status.value, reason=reason)
@@ -124,6 +170,7 @@ def record_progress(
     session: Session, trial_id: int, iteration: int, total: int, log_lines: Sequence[str] = ()
 ) -> None:
     """Store the trial's progress and append to the tail of its log (the last 50 lines kept)."""
+    _bump_progress(session, trial_id)
     values: dict[str, Any] = {
         "progress_iteration": iteration,
         "progress_total": total,
@@ -142,6 +189,7 @@ def record_eval_point(
     session: Session, trial_id: int, step: int, per_class_iou: dict[str, float], miou: float
 ) -> None:
     """Store one evaluation; a resumed trial that evaluates the same step again replaces it."""
+    _bump_progress(session, trial_id)
     existing = session.scalar(
         select(TrialMetricPoint).where(TrialMetricPoint.trial_id == trial_id, TrialMetricPoint.step == step)
     )
