@@ -18,7 +18,8 @@ SPEC_BODY: dict[str, Any] = {
     ],
     "seeds": [0, 1, 2],
 }
-PRESET_BODY: dict[str, Any] = {"preset": "table3_uda_components", "seeds": [0, 1], "iterations": 4000}
+# Preset names here are real presets (tests/service/test_service_examples.py checks them).
+PRESET_BODY: dict[str, Any] = {"preset": "strategies_gta", "seeds": [0, 1], "iterations": 4000}
 
 TRIAL: dict[str, Any] = {
     "id": 7,
@@ -99,9 +100,10 @@ RESULTS = {
     ],
 }
 PRESET_SUMMARY = {
-    "name": "table3_uda_components",
-    "description": "UDA components (paper Table 3)",
-    "trial_count": 9,
+    "name": "strategies_gta",
+    "title": "Training strategies (warmup, RCS, FD), GTA5 -> Cityscapes",
+    "description": "DACS baseline on SegFormer MiT-B5 and every combination of warmup, RCS and thing-class FD.",
+    "trial_count": 30,
 }
 PRESET = {**PRESET_SUMMARY, "spec": SPEC_BODY}
 HEALTH = {"status": "ok", "database": "ok", "schema_revision": "0001"}
