@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from ablations.results.figures import default_curve_classes
 from ablations.results.formats import build_view
 from ablations.results.records import ACTIVE_STATUSES, ExperimentInfo, TrialRecord
 from ablations.results.view import MISSING, TableView
@@ -124,5 +125,7 @@ def render_report(
             finished=finished,
             tables=tables,
             active=is_active(info, records),
+            curve_classes=list(info.eval_classes),
+            default_classes=default_curve_classes(info, records),
         )
     )
