@@ -90,28 +90,3 @@ def config_params(config: Mapping[str, Any]) -> dict[str, str]:
             raise ValueError(f"config keys collide after sanitising for MLflow: {dotted!r} -> {key!r}")
         params[key] = truncate(format_value(value), MAX_PARAM_VALUE_LENGTH)
     return params
-
-
-# --- how the MLflow UI opens an ablation (experiment kind, the shared view of its trial runs) -----
-
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-"""MLflow 3's experiment type tag; without it the UI opens in its GenAI mode (traces, evaluations)."""
-
-MODEL_TRAINING_KIND = "custom_model_development"
-"""The value of ``mlflow.experimentKind`` the UI shows as "Model training" (runs, metrics, charts)."""
-
-SHARED_VIEW_TAG_PREFIX = "mlflow.sharedViewState."
-"""An experiment tag ``mlflow.sharedViewState.<key>`` holds a saved runs view (JSON) that the UI
-opens for ``?viewStateShareKey=<key>``: filter, sort, columns and the charts' search."""
-
-TRIALS_VIEW_KEY = "trials"
-
-
-def trials_view_url(ui_root: str, experiment_id: str, charts: bool = False) -> str:
-    """The MLflow UI's runs of an ablation in model-training mode, through the shared ``trials`` view:
-    the runs table (variant, seed, final mIoU columns, best first) or, with ``charts``, the chart
-    view filtered to the validation metrics (``val/mIoU`` first, then ``val/iou/<class>``)."""
-    query = f"workflowType=machine_learning&viewStateShareKey={TRIALS_VIEW_KEY}"
-    if charts:
-        query += "&compareRunsMode=CHART"
-    return f"{ui_root.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"

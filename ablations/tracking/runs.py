@@ -22,17 +22,13 @@ from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
 
-from ablations.tracking.keys import (
+from ablations.results.mlflow_links import (
     EXPERIMENT_KIND_TAG,
-    MAX_TAG_VALUE_LENGTH,
     MODEL_TRAINING_KIND,
     SHARED_VIEW_TAG_PREFIX,
     TRIALS_VIEW_KEY,
-    config_params,
-    format_value,
-    sanitize_key,
-    truncate,
 )
+from ablations.tracking.keys import MAX_TAG_VALUE_LENGTH, config_params, format_value, sanitize_key, truncate
 
 PARAMS_PER_BATCH = 100
 """MLflow accepts at most 100 params per log_batch request (MAX_PARAMS_TAGS_PER_BATCH)."""
@@ -90,7 +86,7 @@ def code_version(repo_dir: Path | None = None) -> str:
 
 
 def trials_view() -> str:
-    """The shared runs view of an ablation (see ``keys.trials_view_url``), as the UI reads it: only
+    """The shared runs view of an ablation (see ``ablations.results.mlflow_links``), as the UI reads it: only
     trial runs, best final mIoU first, columns variant, seed, final and latest mIoU and duration
     (few enough to fit a screen), and the charts' search set to the validation metrics."""
     view = {

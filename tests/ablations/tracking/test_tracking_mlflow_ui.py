@@ -14,9 +14,15 @@ from typing import Any
 import pytest
 from mlflow.entities import Metric
 
-from ablations.tracking import MlflowServer, create_parent_run, create_trial_run, ensure_experiment, make_client
-from ablations.tracking import start_mlflow_server
-from ablations.tracking.keys import EXPERIMENT_KIND_TAG, SHARED_VIEW_TAG_PREFIX, trials_view_url
+from ablations.results.mlflow_links import EXPERIMENT_KIND_TAG, SHARED_VIEW_TAG_PREFIX, trials_view_url
+from ablations.tracking import (
+    MlflowServer,
+    create_parent_run,
+    create_trial_run,
+    ensure_experiment,
+    make_client,
+    start_mlflow_server,
+)
 
 
 @dataclass(frozen=True)
