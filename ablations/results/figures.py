@@ -103,7 +103,9 @@ def _class_curves(
                 points = [(p.step, p.per_class[name]) for p in trial.curve if name in p.per_class]
                 if points:
                     steps, values = zip(*points, strict=True)
-                    ax.plot(steps, values, color=_colour(index, len(rows)), linestyle=style[trial.seed])
+                    few = len(points) < 3  # one evaluation is a point, not a line: mark it
+                    ax.plot(steps, values, color=_colour(index, len(rows)), linestyle=style[trial.seed],
+                            marker="o" if few else None, markersize=4)
     for ax in grid[:, 0]:
         ax.set_ylabel("IoU (%)")
     for column, ax in enumerate(grid[-1]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -44,3 +45,15 @@ def test_all_classes_as_a_grid(info: ExperimentInfo) -> None:
     assert Image.open(io.BytesIO(png)).size == (1900, 1300)
     with pytest.raises(ValueError, match="or 'all'"):
         render_figure("class_curves", "png", info, [], classes=["lorry"])
+
+
+def test_one_evaluation_is_drawn_as_points(info: ExperimentInfo) -> None:
+    """A trial with a single evaluation (the per-trial figure logged to MLflow) shows a marker per
+    panel instead of empty axes: 19 marker uses in the SVG, in a grid that fits a screen."""
+    record = TrialRecord(trial_id=1, name="t", variant="v", sweep={}, seed=0, status="running",
+                         curve=[CurvePoint(300, dict.fromkeys(CITYSCAPES_CLASSES, 12.5), 12.5)], total_steps=300)
+    svg = render_figure("class_curves", "svg", info, [record], classes=list(CITYSCAPES_CLASSES)).decode()
+    data_markers = re.findall(r'<use xlink:href="#m[0-9a-f]+" x="[^"]+" y="[^"]+" style="fill: #1f77b4', svg)
+    assert len(data_markers) == 19
+    png = render_figure("class_curves", "png", info, [record], classes=list(CITYSCAPES_CLASSES))
+    assert Image.open(io.BytesIO(png)).size == (1900, 1300)  # was 8550 x 450: 19 panels in one row
