@@ -10,7 +10,13 @@ export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install lint test test-fast demo bench clean
+.PHONY: install lint test test-fast demo bench clean os-deps
+
+# The suite's OS packages (PostgreSQL server, headless Chromium): installed when root with apt-get,
+# else the run stops at once with the command to run. The tests use the newest PostgreSQL found.
+os-deps:
+	scripts/ensure-os-deps.sh postgresql chromium
+PG_BIN_FOUND = $$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +33,12 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: install lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+test: os-deps install lint
+	ABLATE_TEST_PG_BIN="$${ABLATE_TEST_PG_BIN:-$(PG_BIN_FOUND)}" $(VENV)/bin/pytest -q -p no:cacheprovider
 
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not slow and not browser" -p no:cacheprovider
+	scripts/ensure-os-deps.sh postgresql
+	ABLATE_TEST_PG_BIN="$${ABLATE_TEST_PG_BIN:-$(PG_BIN_FOUND)}" $(VENV)/bin/pytest -q -m "not slow and not browser" -p no:cacheprovider
 
 demo: install
 	$(PY) -m service.demo $(ARGS)

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from service.api.limits import BodySizeLimit
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import ensure_schema
+from service.docs_ui import install_docs
 from service.errors import error_response, install_error_handlers
 from service.experiments.router import router as experiments_router
 from service.health.router import router as health_router
@@ -53,7 +54,11 @@ def create_app(settings: Settings) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(
-        title="DAFormer ablation service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="DAFormer ablation service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_docs from the package's assets, not a CDN
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -61,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(DataError, _data_error)
     for router in (experiments_router, trials_router, presets_router, health_router, results_router):
         app.include_router(router)
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 

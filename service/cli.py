@@ -14,12 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from service.cli_presets import add_presets
 from service.client import ApiClient, ApiError
+from service.compare import add_compare
 from service.dispatcher.cli import add_dispatcher
+from service.download import add_download
 from service.results.cli import add_report, add_table, add_watch
+from service.spec_file import SpecFileError, read_spec_file
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -62,11 +65,13 @@ def _serve(args: argparse.Namespace) -> int:
 def add_submit(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("submit", help="submit an ablation spec (YAML) or a preset")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("spec", nargs="?", type=Path, help="ablation spec YAML file")
+    source.add_argument("spec", nargs="?", type=Path,
+                        help="YAML file: a spec, or a preset file (title, description, spec) to edit")
     source.add_argument("--preset", help="preset name (see GET /presets)")
     parser.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--iterations", type=_positive, help="training iterations of every trial")
     parser.add_argument("--name", help="experiment name")
+    parser.add_argument("--benchmark", help="with a preset file holding several benchmarks: which one (e.g. gta)")
     parser.add_argument("--dry-run", action="store_true", help="only expand and estimate GPU-hours")
     parser.add_argument(
         "--idempotency-key", help="resubmitting with the same key returns the same experiment"
@@ -100,7 +105,10 @@ def submission_body(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, key) is not None:
                 body[key] = getattr(args, key)
         return body
-    body = _read_spec(args.spec)
+    try:
+        body = read_spec_file(args.spec, args.benchmark)
+    except SpecFileError as exc:
+        raise UserError(str(exc)) from None
     if args.seeds is not None:
         body["seeds"] = args.seeds
     if args.name is not None:
@@ -116,18 +124,6 @@ def submission_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-def _read_spec(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"spec file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"spec file {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"spec file {path}: expected a mapping (name, variants, seeds, ...) at the top level")
-    return data
-
-
 def _submit(args: argparse.Namespace) -> int:
     body = submission_body(args)
     with _client() as client:
@@ -141,7 +137,7 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- ls / show / cancel ----------------------------------------------------------------------------
+# --- ls / show / cancel / retry ----------------------------------------------------------------------------
 
 
 def add_ls(subparsers: Subparsers) -> None:
@@ -199,6 +195,20 @@ def _cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_retry(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser("retry", help="re-queue an experiment's failed and cancelled trials")
+    parser.add_argument("id", type=_positive, help="experiment id")
+    parser.set_defaults(func=_retry)
+
+
+def _retry(args: argparse.Namespace) -> int:
+    with _client() as client:
+        e = client.retry_experiment(args.id)
+    queued = sum(1 for t in e.get("trials", []) if t["status"] == "queued")
+    _out(f"experiment {e['id']} {e['name']}: {e['status']} ({queued} trials queued)")
+    return 0
+
+
 class _client:  # noqa: N801 - used as `with _client() as client`
     def __enter__(self) -> ApiClient:
         self.client = ApiClient()
@@ -211,7 +221,8 @@ class _client:  # noqa: N801 - used as `with _client() as client`
 # --- entry point -----------------------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
-    add_serve, add_submit, add_ls, add_show, add_cancel, add_dispatcher, add_watch, add_table, add_report
+    add_serve, add_submit, add_ls, add_show, add_cancel, add_retry, add_presets, add_dispatcher, add_watch,
+    add_table, add_compare, add_download, add_report,
 )
 """One ``add_NAME(subparsers)`` per subcommand; add yours here."""
 

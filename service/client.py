@@ -51,6 +51,10 @@ class ApiClient:
         """A GET whose answer is text (Markdown, CSV or LaTeX tables)."""
         return self._send("GET", path, params=params).text
 
+    def content(self, path: str, **params: Any) -> bytes:
+        """A GET whose answer is a file (a figure, a table)."""
+        return self._send("GET", path, params=params).content
+
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
@@ -83,6 +87,23 @@ class ApiClient:
 
     def trials(self, experiment_id: int) -> Any:
         return self.request("GET", f"/experiments/{experiment_id}/trials")
+
+    def retry_experiment(self, experiment_id: int) -> Any:
+        return self.request("POST", f"/experiments/{experiment_id}/retry")
+
+    def trial(self, trial_id: int) -> Any:
+        return self.request("GET", f"/trials/{trial_id}")
+
+    def presets(self) -> Any:
+        return self.request("GET", "/presets")
+
+    def preset(self, name: str) -> Any:
+        return self.request("GET", f"/presets/{name}")
+
+    def table(self, experiment_id: int, kind: str = "ablation", fmt: str = "json") -> Any:
+        path = f"/experiments/{experiment_id}/table"
+        return self.request("GET", path, params={"kind": kind, "format": "json"}) if fmt == "json" else (
+            self.text(path, kind=kind, format=fmt))
 
     def cancel_trial(self, trial_id: int) -> Any:
         return self.request("POST", f"/trials/{trial_id}/cancel")

@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "--resume", help="checkpoint file to continue from, or 'auto' (newest in run.output_dir)"
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     evaluate.add_argument("--checkpoint", type=Path, required=True)
     evaluate.add_argument(
         "--which",
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         help="let torch unpickle arbitrary objects (only for files you trust, e.g. mmcv ones)",
     )
     evaluate.add_argument("--output", type=Path, help="also write the result as JSON here")
+    evaluate.add_argument(
+        "--save-dir",
+        type=Path,
+        help="write the predicted label maps (Cityscapes colours, trainIds, labelIds for the official "
+        "evaluation) and the confusion matrix (PNG, CSV) here",
+    )
     return parser
 
 
@@ -83,8 +90,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
     from trainer.engine import train
+    from trainer.engine.reporting import CompositeReporter
+    from trainer.engine.run_outputs import FiguresReporter, TensorBoardReporter
 
-    summary = train(cfg, resume=args.resume, progress=not args.no_progress)
+    outputs = CompositeReporter([FiguresReporter(cfg.run.output_dir),
+                                 None if args.no_tensorboard else TensorBoardReporter(cfg.run.output_dir)])
+    summary = train(cfg, reporter=outputs, resume=args.resume, progress=not args.no_progress)
     _print_summary(summary)
     return 0
 
@@ -92,7 +103,8 @@ def _train(cfg: TrainConfig, args: argparse.Namespace) -> int:
 def _evaluate(cfg: TrainConfig, args: argparse.Namespace) -> int:
     from trainer.engine.evaluate_checkpoint import evaluate_checkpoint
 
-    result = evaluate_checkpoint(cfg, args.checkpoint, args.which, args.allow_pickle, progress=True)
+    result = evaluate_checkpoint(cfg, args.checkpoint, args.which, args.allow_pickle, progress=True,
+                                 save_dir=args.save_dir)
     sys.stdout.write(f"{args.checkpoint} ({args.which}) per-class IoU (%):\n")
     sys.stdout.write(_format_iou(result.per_class_iou, result.miou) + "\n")
     if args.output is not None:
@@ -104,6 +116,8 @@ def _evaluate(cfg: TrainConfig, args: argparse.Namespace) -> int:
             "per_class_iou": result.per_class_iou,
         }
         args.output.write_text(json.dumps(record, indent=2) + "\n")
+    if args.save_dir is not None:
+        sys.stdout.write(f"label maps and confusion matrix in {args.save_dir}\n")
     return 0
 
 

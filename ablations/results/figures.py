@@ -2,7 +2,8 @@
 
 - ``miou_curves``: mIoU over iterations per row, the mean over seeds with a min-max band.
 - ``class_curves``: IoU of chosen classes over iterations, one line per seed and one colour per
-  row, as the paper's rider/bicycle figure for RCS and its train-class figure for FD.
+  row, as the paper's rider/bicycle figure for RCS and its train-class figure for FD; by default
+  the classes that vary most, or all of them as small multiples in a grid.
 - ``ablation_bars``: the final mIoU of every row with std error bars (partial rows hatched).
 Figures are built on a standalone ``Figure`` with the Agg canvas (no pyplot state), so concurrent
 requests are safe.
@@ -27,7 +28,11 @@ from ablations.results.rows import Row, RowStats, find_row, group_rows, publishe
 FIGURE_NAMES: tuple[str, ...] = ("miou_curves", "class_curves", "ablation_bars")
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 DEFAULT_CURVE_CLASSES: tuple[str, ...] = ("rider", "bicycle", "train")
-"""The paper's curve figures: rider and bicycle (RCS), train (FD)."""
+"""The paper's curve figures: rider and bicycle (RCS), train (FD); preferred among equal spreads."""
+N_DEFAULT_CLASSES = 3
+ALL_CLASSES = "all"
+"""``classes=all``: every evaluated class as small multiples."""
+GRID_COLUMNS = 5
 
 _LINESTYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
 
@@ -85,18 +90,26 @@ def _class_curves(
     rows = [r for r in group_rows(records) if any(t.curve for t in r.trials)]
     seeds = sorted({t.seed for r in rows for t in r.trials if t.curve})
     style = {seed: _LINESTYLES[i % len(_LINESTYLES)] for i, seed in enumerate(seeds)}
-    axes = fig.subplots(1, len(classes), squeeze=False, sharey=True)[0]
-    for ax, name in zip(axes, classes, strict=True):
-        ax.set_title(f"IoU of {name}")
-        ax.set_xlabel("iteration")
+    n_rows, n_cols = _grid(len(classes))
+    grid = fig.subplots(n_rows, n_cols, squeeze=False, sharey=True)
+    axes = [ax for line in grid for ax in line]
+    for ax in axes[len(classes):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes, classes, strict=False):
+        ax.set_title(name if len(classes) > N_DEFAULT_CLASSES else f"IoU of {name}", fontsize="medium")
         ax.grid(alpha=0.3)
         for index, row in enumerate(rows):
             for trial in row.trials:
                 points = [(p.step, p.per_class[name]) for p in trial.curve if name in p.per_class]
                 if points:
                     steps, values = zip(*points, strict=True)
-                    ax.plot(steps, values, color=_colour(index, len(rows)), linestyle=style[trial.seed])
-    axes[0].set_ylabel("IoU (%)")
+                    few = len(points) < 3  # one evaluation is a point, not a line: mark it
+                    ax.plot(steps, values, color=_colour(index, len(rows)), linestyle=style[trial.seed],
+                            marker="o" if few else None, markersize=4)
+    for ax in grid[:, 0]:
+        ax.set_ylabel("IoU (%)")
+    for column, ax in enumerate(grid[-1]):
+        (ax if ax.get_visible() else grid[-2, column]).set_xlabel("iteration")
     fig.suptitle(f"{info.name}: per-class IoU over iterations (one line per seed, one colour per row)")
     if not rows:
         _empty(axes[0], "no evaluations yet")
@@ -106,6 +119,29 @@ def _class_curves(
     ]
     handles += [Line2D([], [], color="0.3", linestyle=style[seed], label=f"seed {seed}") for seed in seeds]
     fig.legend(handles=handles, fontsize="small", loc="outside right upper")
+
+
+def _grid(n: int) -> tuple[int, int]:
+    """(rows, columns) of small multiples: one row up to ``GRID_COLUMNS`` panels, then a grid."""
+    columns = min(n, GRID_COLUMNS)
+    return -(-n // columns), columns
+
+
+def default_curve_classes(info: ExperimentInfo, records: Sequence[TrialRecord]) -> list[str]:
+    """The classes whose IoU varies most (across rows, seeds and evaluations): what the figure can
+    show. Flat classes (e.g. rare ones at 0 after a short run) are left out; the paper's classes
+    (rider, bicycle, train) win ties and are the choice when nothing has been evaluated."""
+    values: dict[str, list[float]] = {c: [] for c in info.eval_classes}
+    for trial in records:
+        for point in trial.curve:
+            for name, iou in point.per_class.items():
+                if name in values:
+                    values[name].append(iou)
+    spread = {c: max(v) - min(v) if v else 0.0 for c, v in values.items()}
+    preferred = [c for c in DEFAULT_CURVE_CLASSES if c in info.eval_classes]
+    order = sorted(info.eval_classes, key=lambda c: (-spread[c], c not in preferred, info.eval_classes.index(c)))
+    varying = [c for c in order if spread[c] > 0][:N_DEFAULT_CLASSES]
+    return varying or preferred or list(info.eval_classes[:1])
 
 
 def _bars(fig: Figure, info: ExperimentInfo, records: Sequence[TrialRecord], classes: Sequence[str]) -> None:
@@ -163,20 +199,23 @@ def _figure_size(
     name: str, info: ExperimentInfo, records: Sequence[TrialRecord], n_classes: int
 ) -> tuple[float, float]:
     if name == "class_curves":
-        return (max(6.0, 4.5 * n_classes), 4.5)
+        n_rows, n_cols = _grid(max(n_classes, 1))
+        return (max(6.0, (3.4 if n_classes > N_DEFAULT_CLASSES else 4.5) * n_cols + 2.0), 1.0 + 3.0 * n_rows)
     if name == "ablation_bars":
         return (min(30.0, max(8.0, 0.8 * len(group_rows(records)) + 3)), 5.5)
     return (9.0, 5.5)
 
 
-def _check_classes(info: ExperimentInfo, classes: Sequence[str] | None) -> list[str]:
+def _check_classes(info: ExperimentInfo, records: Sequence[TrialRecord], classes: Sequence[str] | None) -> list[str]:
     if classes is None:
-        chosen = [c for c in DEFAULT_CURVE_CLASSES if c in info.eval_classes]
-        return chosen or list(info.eval_classes[:1])
+        return default_curve_classes(info, records)
+    if list(classes) == [ALL_CLASSES]:
+        return list(info.eval_classes)
     unknown = [c for c in classes if c not in info.eval_classes]
     if unknown or not classes:
         raise ValueError(
-            f"classes: {unknown or 'none given'} not among the evaluated classes {list(info.eval_classes)}"
+            f"classes: {unknown or 'none given'} not among the evaluated classes {list(info.eval_classes)} "
+            f"(or {ALL_CLASSES!r})"
         )
     return list(classes)
 
@@ -190,14 +229,14 @@ def render_figure(
 ) -> bytes:
     """The figure ``name`` (one of ``FIGURE_NAMES``) as ``fmt`` ("png" or "svg") bytes.
 
-    ``classes`` picks the classes of ``class_curves`` (default: rider, bicycle, train where
-    evaluated); the other figures ignore it.
+    ``classes`` picks the classes of ``class_curves`` (``["all"]``: all of them as small multiples;
+    default: the three that vary most, see ``default_curve_classes``); the other figures ignore it.
     """
     if name not in _DRAWERS:
         raise ValueError(f"unknown figure {name!r}; expected one of {list(FIGURE_NAMES)}")
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"unknown figure format {fmt!r}; expected one of {list(FIGURE_FORMATS)}")
-    chosen = _check_classes(info, classes) if name == "class_curves" else []
+    chosen = _check_classes(info, records, classes) if name == "class_curves" else []
     fig = Figure(figsize=_figure_size(name, info, records, len(chosen)), layout="constrained")
     FigureCanvasAgg(fig)
     _DRAWERS[name](fig, info, records, chosen)

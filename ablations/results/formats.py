@@ -16,7 +16,7 @@ from typing import Any
 
 from ablations.results.records import ExperimentInfo, TrialRecord
 from ablations.results.tables import TABLE_BUILDERS
-from ablations.results.view import TableView
+from ablations.results.view import PARTIAL_MARK, TableView, fmt_number
 
 TABLE_FORMATS: tuple[str, ...] = ("json", "markdown", "csv", "latex")
 
@@ -117,7 +117,11 @@ def latex_escape(text: str) -> str:
 
 
 def to_latex(view: TableView) -> str:
-    """A booktabs table (\\toprule, \\midrule, \\bottomrule) with best cells in \\textbf and notes."""
+    """A booktabs table (\\toprule, \\midrule, \\bottomrule) with best cells in \\textbf and notes.
+
+    The per-class table has its own layout (`per_class_latex`): 21 columns do not fit a page."""
+    if view.kind == "per_class":
+        return per_class_latex(view)
     spec = "l" + "c" * (len(view.columns) - 1)
     lines = [
         r"% requires \usepackage{booktabs}",
@@ -136,6 +140,47 @@ def to_latex(view: TableView) -> str:
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [rf"\par\smallskip{{\footnotesize {latex_escape(note)}\par}}" for note in view.footnotes]
     lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+CLASS_ABBREVIATIONS: dict[str, str] = {
+    "road": "Road", "sidewalk": "S.walk", "building": "Build.", "wall": "Wall", "fence": "Fence",
+    "pole": "Pole", "traffic light": "Tr.Light", "traffic sign": "Sign", "vegetation": "Veget.",
+    "terrain": "Terrain", "sky": "Sky", "person": "Person", "rider": "Rider", "car": "Car", "truck": "Truck",
+    "bus": "Bus", "train": "Train", "motorcycle": "M.bike", "bicycle": "Bike",
+}
+"""The short class headers of DAFormer's per-class tables (paper Tables 1 and 9)."""
+
+
+def per_class_latex(view: TableView) -> str:
+    """The per-class table as papers in the field print it: a `table*` spanning both columns, the
+    class headers abbreviated and rotated, the tabular scaled to the text width (`\\resizebox`), and
+    the mean IoU in each cell (the std over seeds is in the CSV and JSON; ± in 20 cells is unreadable)."""
+    classes = [c.title.rstrip("†*") for c in view.columns[1:-1]]
+    marks = [c.title[len(name):] for c, name in zip(view.columns[1:-1], classes, strict=True)]
+    headers = [rf"\rotatebox{{90}}{{{latex_escape(CLASS_ABBREVIATIONS.get(c, c) + m)}}}"
+               for c, m in zip(classes, marks, strict=True)]
+    lines = [
+        r"% requires \usepackage{booktabs} and \usepackage{graphicx}",
+        r"\begin{table*}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(view.title)}}}",
+        r"\resizebox{\textwidth}{!}{%",
+        rf"\begin{{tabular}}{{l{'c' * (len(classes) + 1)}}}",
+        r"\toprule",
+        " & ".join(["Row", *headers, "mIoU"]) + r" \\",
+        r"\midrule",
+    ]
+    for row, data in zip(view.rows, view.data, strict=True):
+        cells = [latex_escape(row.cells[0] + (PARTIAL_MARK if row.partial else ""))]
+        cells += [latex_escape(fmt_number(data["iou"][c]["mean"])) for c in classes]
+        cells.append(latex_escape(fmt_number(data["miou_mean"])))
+        lines.append(" & ".join(rf"\textbf{{{c}}}" if i in row.bold else c for i, c in enumerate(cells)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}}"]
+    std_note = "mean (the sample std is in the CSV/JSON)"
+    notes = [n.replace("mean ± sample std (ddof=1)", std_note) for n in view.footnotes]
+    lines += [rf"\par\smallskip{{\footnotesize {latex_escape(note)}\par}}" for note in notes]
+    lines.append(r"\end{table*}")
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ablations.results.figures import default_curve_classes
 from ablations.results.formats import build_view
 from ablations.results.records import ACTIVE_STATUSES, ExperimentInfo, TrialRecord
 from ablations.results.view import MISSING, TableView
@@ -29,7 +30,8 @@ class ReportUrls:
 
     ``figures``: figure name -> image URL (e.g. ``/experiments/7/figures/miou_curves.png``);
     ``downloads``: link text -> URL (CSV, LaTeX tables); ``mlflow_runs``: str(trial_id) -> the
-    trial's MLflow run URL; ``mlflow_compare``: MLflow's comparison view of the experiment's runs;
+    trial's MLflow run URL; ``mlflow_compare``: MLflow's table of the experiment's trial runs;
+    ``mlflow_charts``: MLflow's charts of their validation mIoU and per-class IoU;
     ``status_json``: the JSON endpoint polled while the experiment runs.
     """
 
@@ -37,6 +39,7 @@ class ReportUrls:
     figures: Mapping[str, str] = field(default_factory=dict)
     downloads: Mapping[str, str] = field(default_factory=dict)
     mlflow_compare: str | None = None
+    mlflow_charts: str | None = None
     mlflow_runs: Mapping[str, str] = field(default_factory=dict)
     refresh_seconds: int = 10
 
@@ -147,5 +150,7 @@ def render_report(
             finished=finished,
             tables=tables,
             active=is_active(info, records),
+            curve_classes=list(info.eval_classes),
+            default_classes=default_curve_classes(info, records),
         )
     )

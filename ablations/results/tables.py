@@ -48,6 +48,11 @@ MIOU_NOTE = (
 )
 
 
+def _partial_note(rows: Sequence[ViewRow]) -> list[str]:
+    """The "(partial)" explanation, only under a table that has a partial row."""
+    return [PARTIAL_NOTE] if any(r.partial for r in rows) else []
+
+
 def _miou_text(s: RowStats) -> str:
     text = fmt_mean_std(s.miou.mean, s.miou.std)
     return text + PARTIAL_MARK if s.partial and s.miou.mean is not None else text
@@ -141,7 +146,7 @@ def ablation_table(info: ExperimentInfo, records: Sequence[TrialRecord]) -> Tabl
         if info.baseline
         else "No baseline row given; no deltas."
     )
-    notes = [MIOU_NOTE, WELCH_TEST_NOTE, baseline_note, PARTIAL_NOTE]
+    notes = [MIOU_NOTE, WELCH_TEST_NOTE, baseline_note, *_partial_note(rows)]
     if show_paper:
         notes.append("Paper: the published mIoU; Ours − paper: our mean minus it.")
     return TableView(
@@ -187,7 +192,7 @@ def per_class_table(info: ExperimentInfo, records: Sequence[TrialRecord]) -> Tab
         "IoU per class in percent, final iteration, mean ± sample std (ddof=1) over finished seeds; "
         "bold: best complete row per class.",
         "† rare class (" + ", ".join(RARE_CLASSES) + "); * other thing class (FD acts on thing classes).",
-        PARTIAL_NOTE,
+        *_partial_note(rows),
     ]
     return TableView(
         "per_class", f"{info.name}: per-class IoU (%)", tuple(columns), tuple(rows), tuple(data), tuple(notes)
@@ -224,13 +229,27 @@ def classify_architecture_row(s: RowStats) -> tuple[str, str] | None:
     return (f"{arch} ({others})" if others else arch), mode
 
 
+def _attach_uda_rows(archs: dict[str, dict[str, RowStats]], unnamed: list[RowStats]) -> dict[str, dict[str, RowStats]]:
+    """With one architecture lacking a UDA row, each row that names no mode (``dacs``, ``daformer``:
+    UDA methods, the trainer's default mode) becomes a line of its own beside that architecture's
+    source-only and oracle rows; with several architectures such rows cannot be placed and are left out."""
+    if len(archs) != 1 or not unnamed or "uda" in next(iter(archs.values())):
+        return archs
+    shared = next(iter(archs.values()))
+    return {s.row.label: {**shared, "uda": s} for s in unnamed}
+
+
 def architecture_table(info: ExperimentInfo, records: Sequence[TrialRecord]) -> TableView:
     """Source-only, UDA and oracle mIoU per architecture and the relative score UDA / oracle (%)."""
     archs: dict[str, dict[str, RowStats]] = {}
+    unnamed: list[RowStats] = []
     for s in summarise_all(info, records):
         found = classify_architecture_row(s)
         if found is not None:
             archs.setdefault(found[0], {}).setdefault(found[1], s)
+        else:
+            unnamed.append(s)
+    archs = _attach_uda_rows(archs, unnamed)
     columns = (
         Column("Architecture"),
         Column("Source-only"),
@@ -265,9 +284,10 @@ def architecture_table(info: ExperimentInfo, records: Sequence[TrialRecord]) -> 
         rows[best] = ViewRow(rows[best].key, rows[best].cells, rows[best].partial, frozenset({0, 4}))
     notes = [
         "Rows whose variant names a mode (source_only, uda, target_only/oracle) or that sweep uda.mode; "
+        "with one architecture, every other row is one of its UDA methods (UDA is the default mode); "
         "mIoU in percent, mean ± sample std over finished seeds.",
         "UDA / oracle: the relative score, UDA mIoU divided by the target-only (oracle) mIoU.",
-        PARTIAL_NOTE,
+        *_partial_note(rows),
     ]
     return TableView(
         "architecture",

@@ -22,6 +22,12 @@ from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
 
+from ablations.results.mlflow_links import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING_KIND,
+    SHARED_VIEW_TAG_PREFIX,
+    TRIALS_VIEW_KEY,
+)
 from ablations.tracking.keys import MAX_TAG_VALUE_LENGTH, config_params, format_value, sanitize_key, truncate
 
 PARAMS_PER_BATCH = 100
@@ -79,6 +85,26 @@ def code_version(repo_dir: Path | None = None) -> str:
         return "unknown"
 
 
+def trials_view() -> str:
+    """The shared runs view of an ablation (see ``ablations.results.mlflow_links``), as the UI reads it: only
+    trial runs, best final mIoU first, columns variant, seed, final and latest mIoU and duration
+    (few enough to fit a screen), and the charts' search set to the validation metrics."""
+    view = {
+        "searchFilter": f"tags.`{TAG_ROLE}` = 'trial'",
+        "orderByKey": "metrics.`final/mIoU`",
+        "orderByAsc": False,
+        "selectedColumns": [
+            f"tags.`{TAG_VARIANT}`",
+            f"tags.`{TAG_SEED}`",
+            "metrics.`final/mIoU`",
+            "metrics.`val/mIoU`",
+            "attributes.`Duration`",
+        ],
+        "chartsSearchFilter": "val/",
+    }
+    return json.dumps(view)
+
+
 def ensure_experiment(
     client: MlflowClient, name_or_service_id: str, tags: Mapping[str, str] | None = None
 ) -> str:
@@ -89,7 +115,12 @@ def ensure_experiment(
     """
     if not name_or_service_id.strip():
         raise ValueError("name_or_service_id must be a non-empty experiment name")
-    all_tags = {TAG_EXPERIMENT_ID: name_or_service_id, **dict(tags or {})}
+    all_tags = {
+        TAG_EXPERIMENT_ID: name_or_service_id,
+        EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND,  # opens as model training, not GenAI traces
+        SHARED_VIEW_TAG_PREFIX + TRIALS_VIEW_KEY: trials_view(),
+        **dict(tags or {}),
+    }
     existing = client.get_experiment_by_name(name_or_service_id)
     if existing is None:
         try:

@@ -18,7 +18,8 @@ SPEC_BODY: dict[str, Any] = {
     ],
     "seeds": [0, 1, 2],
 }
-PRESET_BODY: dict[str, Any] = {"preset": "table3_uda_components", "seeds": [0, 1], "iterations": 4000}
+# Preset names here are real presets (tests/service/test_service_examples.py checks them).
+PRESET_BODY: dict[str, Any] = {"preset": "strategies_gta", "seeds": [0, 1], "iterations": 4000}
 
 TRIAL: dict[str, Any] = {
     "id": 7,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from ablations.results import FIGURE_NAMES, render_figure
+from ablations.results.mlflow_links import trials_view_url
 from service.api import examples as ex
 from service.api.deps import Reader, ReadSession, SettingsDep
 from service.errors import NotFoundError
@@ -82,13 +83,14 @@ def status(experiment_id: ExperimentId, session: ReadSession, cache: CacheDep) -
     return Response(answer.body, media_type=answer.media_type)
 
 
-def _compare_url(settings: Settings, mlflow_experiment_id: str | None, run_ids: list[str]) -> str | None:
-    """MLflow's side-by-side view of the experiment's trial runs (its UI's compare-runs route)."""
+def _mlflow_views(settings: Settings, mlflow_experiment_id: str | None, run_ids: list[str]) -> dict[str, str | None]:
+    """MLflow's runs table (variant, seed, final mIoU) and its charts of the validation metrics."""
     run_url = settings.mlflow_run_url(mlflow_experiment_id, run_ids[0]) if run_ids else None
-    if run_url is None:
-        return None
+    if run_url is None or mlflow_experiment_id is None:
+        return {"mlflow_compare": None, "mlflow_charts": None}
     root = run_url.split("/#/")[0]
-    return f"{root}/#/compare-runs?runs={json.dumps(run_ids)}&experiments={json.dumps([mlflow_experiment_id])}"
+    return {"mlflow_compare": trials_view_url(root, mlflow_experiment_id),
+            "mlflow_charts": trials_view_url(root, mlflow_experiment_id, charts=True)}
 
 
 def _urls(settings: Settings, experiment_id: int, mlflow_experiment_id: str | None, run_ids: dict[str, str]) -> dict:
@@ -101,7 +103,7 @@ def _urls(settings: Settings, experiment_id: int, mlflow_experiment_id: str | No
         "downloads": {f"{kind} table ({fmt.upper() if fmt == 'csv' else 'LaTeX'})":
                       f"{base}/table?kind={kind}&format={fmt}&download=true"
                       for kind in ("ablation", "per_class") for fmt in ("csv", "latex")},
-        "mlflow_compare": _compare_url(settings, mlflow_experiment_id, sorted(run_ids.values())),
+        **_mlflow_views(settings, mlflow_experiment_id, sorted(run_ids.values())),
         "mlflow_runs": runs,
     }
 

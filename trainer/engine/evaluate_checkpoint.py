@@ -9,7 +9,7 @@ does (``model`` = student, ``ema_model`` = EMA teacher). Any other file goes thr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from tqdm import tqdm
@@ -19,6 +19,8 @@ from trainer.data import build_val_loader
 from trainer.engine.checkpoint import FORMAT
 from trainer.engine.runtime import resolve_device
 from trainer.evaluation import EvalResult, evaluate_segmentor
+from trainer.evaluation.evaluate import class_names, predict, summarise
+from trainer.evaluation.metrics import confusion_matrix
 from trainer.models import Segmentor, build_segmentor, load_segmentor_checkpoint
 from trainer.models.checkpoint import read_checkpoint
 from trainer.optim.precision import autocast_dtype
@@ -54,13 +56,20 @@ def evaluate_checkpoint(
     which: Literal["model", "ema_model"] = "model",
     allow_pickle: bool = False,
     progress: bool = False,
+    save_dir: Path | None = None,
 ) -> EvalResult:
-    """Per-class IoU and mIoU (percent) of a checkpoint under ``cfg``'s evaluation settings."""
+    """Per-class IoU and mIoU (percent) of a checkpoint under ``cfg``'s evaluation settings.
+
+    ``save_dir``: also write every predicted label map (``label_maps``) and the confusion matrix
+    as a figure (``confusion_matrix.png``) and as numbers (``confusion_matrix.csv``, pixels).
+    """
     device = resolve_device(cfg.run.device)
     model = load_network(cfg, path, which, allow_pickle).to(device)
     loader = build_val_loader(cfg)
     batches = tqdm(loader, desc="evaluate", unit="img", disable=not progress)
     run = cfg.run
+    if save_dir is not None:
+        return _evaluate_and_save(cfg, model, loader, batches, device, save_dir)
     with torch.no_grad():
         return evaluate_segmentor(
             model,
@@ -72,3 +81,33 @@ def evaluate_checkpoint(
             run.slide_stride,
             autocast_dtype(run.precision, device, run.numerics),
         )
+
+
+def _evaluate_and_save(
+    cfg: TrainConfig, model: Segmentor, loader: Any, batches: Any, device: torch.device, save_dir: Path
+) -> EvalResult:
+    """The same scoring as ``evaluate_segmentor`` (``predict`` then the summed confusion matrix),
+    one image at a time so each prediction is written under its image's name."""
+    from trainer.engine.figures import write_confusion_figure
+    from trainer.engine.label_maps import LabelMapWriter, prediction_name
+
+    run, writer = cfg.run, LabelMapWriter(save_dir)
+    samples = loader.dataset.samples  # batch size 1, in order (build_val_loader)
+    k = model.num_classes
+    confusion = torch.zeros((k, k), dtype=torch.int64, device=device)
+    model.eval()
+    with torch.no_grad():
+        for sample, batch in zip(samples, batches, strict=True):
+            label = batch["label"].to(device)
+            pred = predict(model, batch["img"].to(device), (label.shape[-2], label.shape[-1]), run.eval_mode,
+                           run.slide_crop, run.slide_stride, autocast_dtype(run.precision, device))
+            confusion += confusion_matrix(pred, label, k)
+            writer.write(prediction_name(sample.image), pred[0].cpu().numpy())
+    result = summarise(confusion, cfg.eval_classes)
+    names = class_names(k)
+    counts = result.confusion.numpy()
+    write_confusion_figure(counts, names, save_dir / "confusion_matrix.png", Path(str(cfg.run.output_dir)).name)
+    rows = [",".join(["ground_truth/predicted", *names])]
+    rows += [",".join([names[i], *(str(int(v)) for v in counts[i])]) for i in range(k)]
+    (save_dir / "confusion_matrix.csv").write_text("\n".join(rows) + "\n")
+    return result
