@@ -127,11 +127,13 @@ def render_report(
     records: Sequence[TrialRecord],
     urls: ReportUrls | Mapping[str, Any],
     views: Mapping[str, TableView] | None = None,
+    default_classes: Sequence[str] | None = None,
 ) -> str:
     """The whole report page as HTML text.
 
     ``views`` are `report_views(info, records)` when the caller kept them from an earlier page of
-    the same results (the service does, so a progress change re-renders only the progress lines).
+    the same results (the service does, so a progress change re-renders only the progress lines);
+    ``default_classes`` likewise `default_curve_classes(info, records)`, which needs the curves.
     """
     if not isinstance(urls, ReportUrls):
         urls = ReportUrls.from_mapping(urls)
@@ -151,6 +153,6 @@ def render_report(
             tables=tables,
             active=is_active(info, records),
             curve_classes=list(info.eval_classes),
-            default_classes=default_curve_classes(info, records),
+            default_classes=default_curve_classes(info, records) if default_classes is None else default_classes,
         )
     )

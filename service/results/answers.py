@@ -20,10 +20,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ablations.results import TABLE_KINDS, ExperimentInfo, TrialRecord, render_report
+from ablations.results.figures import default_curve_classes
 from ablations.results.formats import build_view, render_view
 from ablations.results.view import TableView
 from service.results.cache import Answer, ResultsCache, Stamp
-from service.results.repository import Results, load_progress, load_stamp, load_summary, with_progress
+from service.results.repository import (
+    Results,
+    load_progress,
+    load_results,
+    load_stamp,
+    load_summary,
+    with_progress,
+)
 
 MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
          "latex": "application/x-latex; charset=utf-8"}
@@ -112,6 +120,23 @@ def status(session: Session, cache: ResultsCache, experiment_id: int) -> Answer:
     return answer
 
 
+def curve_defaults(session: Session, cache: ResultsCache, experiment_id: int) -> list[str]:
+    """The classes the report's curve figure shows first (those that vary most), from the curves.
+
+    Kept per ``Stamp.results``: reading every curve point on each progress row would undo the
+    cache, so evaluations of running trials move the default when a trial's status or result next
+    changes (the page's picker shows any class at once)."""
+    stamp = load_stamp(session, experiment_id)
+
+    def compute() -> list[str]:
+        full = load_results(session, experiment_id)
+        return default_curve_classes(full.info, full.records)
+
+    classes: list[str] = cache.get(experiment_id, "curve_defaults", stamp.results, compute,
+                                   size=lambda c: 64 + 32 * len(c))
+    return classes
+
+
 def report(session: Session, cache: ResultsCache, experiment_id: int,
            urls: Callable[[str | None, Mapping[str, str]], dict[str, Any]]) -> Answer:
     """The report page; ``urls(mlflow_experiment_id, {str(trial id): MLflow run id})`` gives its links."""
@@ -121,7 +146,8 @@ def report(session: Session, cache: ResultsCache, experiment_id: int,
         summary = current_summary(session, cache, experiment_id, stamp)
         _, views = table_views(session, cache, experiment_id)
         run_ids = {str(trial_id): run_id for trial_id, run_id in summary.mlflow_run_ids.items()}
-        page = render_report(summary.info, summary.records, urls(summary.mlflow_experiment_id, run_ids), views)
+        page = render_report(summary.info, summary.records, urls(summary.mlflow_experiment_id, run_ids), views,
+                             curve_defaults(session, cache, experiment_id))
         return Answer(page.encode("utf-8"), "text/html; charset=utf-8")
 
     answer: Answer = cache.get(experiment_id, "report", stamp, compute, size=_answer_size)

@@ -132,7 +132,7 @@ def test_experiment_changes_reach_cached_answers(api: TestClient) -> None:
             trials.get_trial(s, t["id"]).mlflow_run_id = f"run{t['id']}"
     assert api.get(f"{base}/table").json()["experiment"]["status"] == "running"
     assert api.get(f"{base}/status").json()["status"] == "running"
-    assert "compare-runs" in api.get(f"{base}/report").text
+    assert "viewStateShareKey=trials" in api.get(f"{base}/report").text  # the MLflow runs view link
     assert api.post(f"{base}/cancel").status_code == 200
     assert {t["status"] for t in api.get(f"{base}/status").json()["trials"]} == {"cancelled"}
 
