@@ -5,9 +5,12 @@ A resume checkpoint (`trainer.engine.checkpoint`) holds, in fp32: the student, t
 AdamW's two moments per trainable student parameter; the rest (RNG states, the data streams'
 position, the config, the history) is a few kilobytes. Its size follows from the network's
 parameter count, which is counted by building the segmentor on PyTorch's ``meta`` device (no
-memory, no weights read). Tune keeps ``run.keep_checkpoints`` of them per trial, and one more
-while a newer one is being written, so the peak of a grid is at most
-``sum over trials of (K + 1) x checkpoint size``. Torch is imported only when estimating.
+memory, no weights read). The API must answer without importing torch, so the counts of the
+networks the presets and the paper use are in ``parameter_counts.json`` (written by
+``python -m ablations.disk``; a test checks it against the builder); a network missing there is
+counted by the dispatcher, which has torch, before its experiment starts. Tune keeps
+``run.keep_checkpoints`` of them per trial, and one more while a newer one is being written, so
+the peak of a grid is at most ``sum over trials of (K + 1) x checkpoint size``.
 """
 
 from __future__ import annotations
@@ -30,15 +33,48 @@ HEADROOM = 1.1
 """The storage must have this much more free space than the estimate (logs, Tune's state)."""
 
 
+COUNTS_FILE = Path(__file__).with_name("parameter_counts.json")
+TABLE_MODELS = [
+    *({"encoder": f"mit_b{i}", "decoder": decoder, "decoder_channels": channels, "num_classes": 19}
+      for i in range(6) for decoder, channels in (("daformer", 256), ("segformer", 256), ("segformer", 768))),
+    {"encoder": "mit_b0", "decoder": "daformer", "decoder_channels": 64, "num_classes": 19},
+    {"encoder": "mit_b0", "decoder": "daformer", "decoder_channels": 16, "num_classes": 19},
+]
+"""The networks of the paper's tables and of the presets, demo and tests: the table's rows."""
+
+
+def model_key(model: Mapping[str, Any]) -> str:
+    """What the parameter count depends on: ``mit_b5/daformer/256/19``."""
+    return f"{model['encoder']}/{model['decoder']}/{model['decoder_channels']}/{model['num_classes']}"
+
+
+@functools.cache
+def _table() -> dict[str, list[int]]:
+    return dict(json.loads(COUNTS_FILE.read_text())) if COUNTS_FILE.is_file() else {}
+
+
+def counts(model: Mapping[str, Any], build: bool = True) -> tuple[int, int, int]:
+    """(student values incl. buffers, trainable student parameters, encoder values) of one model.
+
+    From the table when it has the model; else built on the meta device when ``build`` (needs
+    torch), else LookupError."""
+    known = _table().get(model_key(model))
+    if known is not None:
+        return known[0], known[1], known[2]
+    if not build:
+        raise LookupError(f"no parameter count of {model_key(model)} without torch")
+    return _build_counts(json.dumps({k: model[k] for k in ("encoder", "decoder", "decoder_channels", "num_classes")},
+                                    sort_keys=True))
+
+
 @functools.lru_cache(maxsize=64)
-def _counts(model_json: str) -> tuple[int, int, int]:
-    """(student values incl. buffers, trainable student parameters, encoder values) of one model."""
+def _build_counts(model_json: str) -> tuple[int, int, int]:
     import torch
 
     from trainer.config.schema import ModelConfig
     from trainer.models import build_segmentor_from_config
 
-    model = ModelConfig.model_validate({**json.loads(model_json), "pretrained": None})
+    model = ModelConfig.model_validate(json.loads(model_json))
     with torch.device("meta"):
         segmentor = build_segmentor_from_config(model)
 
@@ -49,9 +85,9 @@ def _counts(model_json: str) -> tuple[int, int, int]:
     return values(segmentor), trainable, values(segmentor.encoder)
 
 
-def checkpoint_bytes(config: Mapping[str, Any]) -> int:
+def checkpoint_bytes(config: Mapping[str, Any], build: bool = True) -> int:
     """Estimated size of one resume checkpoint of a resolved trial config (``TrialPlan.config``)."""
-    student, trainable, encoder = _counts(json.dumps(config["model"], sort_keys=True))
+    student, trainable, encoder = counts(config["model"], build)
     uda = config["uda"]
     in_uda = uda.get("mode", "uda") == "uda"
     teacher = student if in_uda else 0
@@ -59,14 +95,14 @@ def checkpoint_bytes(config: Mapping[str, Any]) -> int:
     return BYTES_PER_VALUE * (student + teacher + frozen + 2 * trainable) + CHECKPOINT_OVERHEAD_BYTES
 
 
-def peak_bytes(configs: Iterable[Mapping[str, Any]]) -> int | None:
+def peak_bytes(configs: Iterable[Mapping[str, Any]], build: bool = True) -> int | None:
     """Upper bound of the storage the grid's resume checkpoints take at once: (K + 1) per trial.
 
-    None when a network cannot be built here (an encoder the model zoo does not have yet): its
-    trials fail on their own, and there is no size to estimate."""
+    None when a network is not in the table and ``build`` is off, or cannot be built (an encoder
+    the model zoo does not have yet: its trials fail on their own)."""
     try:
-        return sum(checkpoint_bytes(c) * (int(c["run"]["keep_checkpoints"]) + 1) for c in configs)
-    except ValueError:
+        return sum(checkpoint_bytes(c, build) * (int(c["run"]["keep_checkpoints"]) + 1) for c in configs)
+    except (LookupError, ValueError):
         return None
 
 
@@ -107,3 +143,14 @@ def storage_shortfall(storage_path: str, estimate: int | None) -> str | None:
         f"need up to {human(estimate)} (+{HEADROOM - 1:.0%} headroom); free space, lower "
         f"run.keep_checkpoints, or run fewer trials"
     )
+
+
+def write_table(path: Path = COUNTS_FILE) -> dict[str, list[int]]:
+    """Count every network of ``TABLE_MODELS`` with the builder and write the table."""
+    table = {model_key(m): list(_build_counts(json.dumps(m, sort_keys=True))) for m in TABLE_MODELS}
+    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    return table
+
+
+if __name__ == "__main__":
+    write_table()

@@ -3,7 +3,8 @@
 `preflight` runs after the trials to run are known and before Tune sees them:
 - no node can ever hold a trial (a GPU preset on a CPU-only cluster, more CPUs than any node
   has): the experiment fails at once with that reason instead of waiting forever;
-- the storage path cannot hold the estimated peak of the resume checkpoints: the same;
+- the storage path cannot hold the estimated peak of the resume checkpoints: the same (the
+  estimate is made here when the API could not make it without torch);
 - a dataset root, its RCS statistics or a pretrained file is missing on a node that could run
   the trial: those trials fail (one attempt, the error naming the path and the node), the others
   run, and the experiment's notice says what was found.
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from ablations.disk import storage_shortfall
+from ablations.disk import peak_bytes, storage_shortfall
 from ablations.execution.payload import TrialPayload
 from ablations.execution.preflight import (
     WaitingWatch,
@@ -69,6 +70,11 @@ class NoticeWriter:
             session.execute(update(Experiment).where(Experiment.id == self.experiment_id).values(**values))
 
 
+    def set_estimate(self, estimate: int | None) -> None:
+        with self.transaction() as session:
+            session.execute(
+                update(Experiment).where(Experiment.id == self.experiment_id).values(disk_estimate_bytes=estimate))
+
     def current(self) -> Experiment:
         with self.transaction() as session:
             experiment = session.get(Experiment, self.experiment_id)
@@ -111,6 +117,9 @@ def preflight(settings: Settings, experiment_id: int, payloads: Sequence[TrialPa
     cpus, gpus = _resources(resources)
     nodes = alive_nodes()
     estimate = writer.current().disk_estimate_bytes
+    if estimate is None:  # a network the API could not count without torch: count it here
+        estimate = peak_bytes(p.train_config for p in payloads)
+        writer.set_estimate(estimate)
     problem = cluster_problem(nodes, cpus, gpus) or storage_shortfall(settings.storage_path, estimate)
     if problem:
         log.error("experiment %s cannot run: %s", experiment_id, problem)

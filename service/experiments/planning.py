@@ -62,10 +62,12 @@ def _path(prefix: str, loc: Any) -> str:
 def disk_estimate(plans: list[TrialPlan], storage_path: str) -> int | None:
     """The grid's peak checkpoint bytes; refuses the grid when the storage path cannot hold them.
 
-    Checked here only when the storage path (or a parent) exists on this machine; the dispatcher
-    checks again where it runs, before Tune starts (`service.dispatcher.preflight`).
+    Checked here only when the storage path (or a parent) exists on this machine and every
+    network's parameter count is in `ablations.disk`'s table (the API never imports torch); the
+    dispatcher estimates what is missing and checks again where it runs, before Tune starts
+    (`service.dispatcher.preflight`).
     """
-    estimate = peak_bytes(p.config for p in plans)
+    estimate = peak_bytes((p.config for p in plans), build=False)
     problem = storage_shortfall(storage_path, estimate)
     if problem:
         raise InvalidRequestError(problem, [FieldProblem(path="body", message=problem)])

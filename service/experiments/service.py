@@ -132,7 +132,7 @@ def _replay(session: Session, existing: Experiment, digest: str) -> ExperimentDe
 def dry_run(settings: Settings, body: AblationSpec | PresetRequest) -> DryRunResult:
     spec = resolve_spec(body)
     plans = plan(spec, settings.max_trials)
-    estimate = peak_bytes(p.config for p in plans)
+    estimate = peak_bytes((p.config for p in plans), build=False)
     return DryRunResult(
         disk=DiskUse(estimated_peak_bytes=estimate, used_bytes=None, free_bytes=free_bytes(settings.storage_path),
                      basis=DISK_BASIS),

@@ -76,3 +76,31 @@ def test_a_diverging_trial_fails_once_with_a_readable_error(migrated_url: str, t
     assert first.startswith("training failed: TrainingDiverged: a loss became NaN or infinite"), first
     assert "\x1b" not in row["error"] and "Traceback" in row["error"]
     assert "TrainingDiverged: a loss became NaN" in rest[-1], rest[-3:]  # the traceback's end is kept
+
+
+def test_cancelling_one_trial_lets_the_experiment_finish_as_its_other_trials(
+    migrated_url: str, tmp_path: Path, tiny_bench: Path, local_ray: None
+) -> None:
+    from execution_helpers import Background, wait_until
+
+    from service.db.engine import make_engine, session_factory
+    from service.trials import service as trial_service
+
+    settings = Settings(database_url=migrated_url, mlflow_tracking_uri="http://127.0.0.1:9",
+                        storage_path=str(tmp_path / "tune"))
+    spec = tiny_spec(tiny_bench, iterations=6, variants=[
+        {"name": "short"}, {"name": "long", "overrides": {"run.iterations": 300, "run.eval_interval": 100}}])
+    experiment_id = submit(settings, spec)
+    claim(settings, experiment_id)
+    run = Background(lambda: run_claimed_experiment(settings, experiment_id, "test"))
+
+    def long_row() -> dict[str, Any]:
+        return next(r for r in trial_rows(settings, experiment_id) if r["name"].startswith("long"))
+
+    wait_until(lambda: long_row()["progress"] >= 2, what="the long trial to report progress")
+    with session_factory(make_engine(settings.database_url)).begin() as session:
+        trial_service.cancel(session, long_row()["id"])
+    assert run.join().value == "succeeded"
+    rows = {r["name"].split("/")[0]: r for r in trial_rows(settings, experiment_id)}
+    assert rows["short"]["status"] == "succeeded" and rows["long"]["status"] == "cancelled"
+    assert rows["long"]["progress"] < 300
