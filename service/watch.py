@@ -14,6 +14,7 @@ trial appears exactly once, and the experiment's line once a minute.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections import deque
@@ -24,7 +25,7 @@ from typing import Any, TextIO
 from service.client import ApiClient
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
-BAR_WIDTH = 20
+BAR_WIDTH = 10  # with a 22-character name, a running trial's line fits 80 columns
 SUMMARY_S = 60.0  # without a terminal, the experiment's line (with its ETA) once a minute
 WINDOW = 30  # polls kept per attempt for the rate: about a minute at the default interval
 
@@ -83,15 +84,15 @@ def fmt_rate(rate: float | None) -> str:
 
 
 def trial_line(trial: dict[str, Any], rate: float | None) -> str:
-    """``name  status  [#####-----]  150/300  1.50 it/s  ETA 1:40  mIoU 17.7``."""
+    """``name  status  [#####-----] 150/300 1.50 it/s ETA 1:40`` (``mIoU 17.7`` once finished)."""
     done, total = trial["progress"]["iteration"], max(trial["progress"]["total"], 1)
     if trial["status"] == "queued":
         done = 0  # a retried trial's old progress is not this attempt's
     filled = int(BAR_WIDTH * min(done, total) / total)
-    line = f"{trial['name'][:28]:<28} {trial['status']:<9} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total}"
+    line = f"{trial['name'][:22]:<22} {trial['status']:<9} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total}"
     if trial["status"] == "running":
         eta = (total - done) / rate if rate else None
-        line += f"  {fmt_rate(rate)}  ETA {fmt_duration(eta)}"
+        line += f" {fmt_rate(rate)} ETA {fmt_duration(eta)}"
     if trial.get("final_miou") is not None:
         line += f"  mIoU {trial['final_miou']:.1f}"
     return line
@@ -121,8 +122,9 @@ def watch(client: ApiClient, experiment_id: int, interval_s: float = 2.0, timeou
         rates = {t["id"]: clocks[t["id"]].rate() for t in trials}
         lines = [trial_line(t, rates[t["id"]]) for t in trials]
         lines.append(experiment_line(experiment, trials, experiment_eta(trials, rates)))
-        if live:
-            stream.write((f"\x1b[{drawn}F" if drawn else "") + "".join(f"\x1b[2K{line}\n" for line in lines))
+        if live:  # lines cut to the terminal's width: a wrapped line would break the redraw
+            width = shutil.get_terminal_size().columns - 1
+            stream.write((f"\x1b[{drawn}F" if drawn else "") + "".join(f"\x1b[2K{line[:width]}\n" for line in lines))
             drawn = len(lines)
         else:
             for trial, line in zip(trials, lines, strict=False):

@@ -68,6 +68,7 @@ def _figure_size(page: Any) -> tuple[int, int]:
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # renders all 19 panels once (~5-15 s on a shared 2-core machine)
 def test_class_picker_and_sticky_rows(live_api: tuple[str, Any], chromium_page: tuple[Any, list[str]],
                                       artifacts_dir: Path) -> None:
     url, app = live_api

@@ -56,6 +56,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mlflow
     server.stop()
 
 
+@pytest.mark.slow  # starts an MLflow server (~25 s on a shared 2-core machine)
 def test_experiment_is_tagged_for_model_training(populated: tuple[MlflowServer, str]) -> None:
     server, experiment_id = populated
     tags = make_client(server.url).get_experiment(experiment_id).tags
