@@ -39,6 +39,15 @@ TABLE_MODELS = [
       for i in range(6) for decoder, channels in (("daformer", 256), ("segformer", 256), ("segformer", 768))),
     {"encoder": "mit_b0", "decoder": "daformer", "decoder_channels": 64, "num_classes": 19},
     {"encoder": "mit_b0", "decoder": "daformer", "decoder_channels": 16, "num_classes": 19},
+    *({"encoder": encoder, "decoder": decoder, "decoder_channels": channels, "num_classes": 19}
+      for encoder, decoder, channels in (
+          ("r50v1c", "dlv2red", 256), ("r101v1c", "dlv2red", 256), ("s50", "dlv2red", 256),
+          ("s101", "dlv2red", 256), ("s200", "dlv2red", 256), ("r101v1c", "da_nodbn", 512),
+          ("r101v1c", "isa_nodbn", 512), ("r101v1c", "dlv3p_nodbn", 512), ("r101v1c", "segformer", 768),
+          ("mit_b5", "sfa_dlv3p_nodbn", 512), ("mit_b5", "daformer_conv1", 256), ("mit_b5", "upernet", 512),
+          ("mit_b5", "upernet", 256), ("mit_b5", "daformer_isa", 256), ("mit_b5", "daformer_sepaspp_bottleneck", 256),
+          ("mit_b5", "daformer_aspp", 256),
+      )),
 ]
 """The networks of the paper's tables and of the presets, demo and tests: the table's rows."""
 

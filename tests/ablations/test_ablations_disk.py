@@ -36,3 +36,13 @@ def test_unknown_networks_are_left_to_the_dispatcher() -> None:
     config = {"model": {**model, "pretrained": None}, "uda": {"mode": "source_only", "fd": {"enabled": False}},
               "run": {"keep_checkpoints": 1}}
     assert peak_bytes([config], build=False) is None
+
+
+def test_every_preset_network_is_in_the_table() -> None:
+    """The API estimates every preset's disk use without torch: each network a preset names is counted."""
+    from ablations.expand import expand
+    from ablations.presets import list_presets, load_preset
+
+    for info in list_presets():
+        for plan in expand(load_preset(info.name)):
+            assert model_key(plan.config["model"]) in _table(), (info.name, plan.name)
