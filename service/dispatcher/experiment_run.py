@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ablations.execution.payload import TrialPayload
 from ablations.execution.runner import ExperimentRun, TrialResources, can_restore_path, run_experiment
 from ablations.execution.trainable import MlflowReporterFactory
+from service.dispatcher.live_replay import LiveReplay
 from service.dispatcher.preflight import preflight, waiting_watch
 from service.dispatcher.sink import DatabaseCancelPoll, DatabaseTrialSink
 from service.dispatcher.tracking import open_mlflow_runs
@@ -151,8 +152,11 @@ def settle(sink: DatabaseTrialSink, experiment_id: int) -> ExperimentStatus:
 
 
 def run_claimed_experiment(settings: Settings, experiment_id: int, code_version: str,
-                           max_failures: int = 2) -> ExperimentStatus:
-    """Run a claimed (status running) experiment to its end; resumes Tune state when it exists."""
+                           max_failures: int = 2, live_replay_s: float = 10.0) -> ExperimentStatus:
+    """Run a claimed (status running) experiment to its end; resumes Tune state when it exists.
+
+    Trials that start while MLflow is down get their curves sent every ``live_replay_s`` once it
+    is back (`live_replay`)."""
     sink = DatabaseTrialSink(settings.database_url)
     name, restore, payloads, spec = prepare(sink, settings, experiment_id, code_version)
     resources = spec.get("resources") or {}
@@ -165,7 +169,9 @@ def run_claimed_experiment(settings: Settings, experiment_id: int, code_version:
     if payloads:
         log.info("experiment %s: running %d trial(s) on Ray Tune%s", experiment_id, len(payloads),
                  " (restored)" if restore else "")
-        run_experiment(run, sink, DatabaseCancelPoll(settings.database_url, experiment_id), restore=restore)
+        untracked = [p.trial_id for p in payloads if p.mlflow_run_id is None]
+        with LiveReplay(sink, settings, experiment_id, untracked, interval_s=live_replay_s):
+            run_experiment(run, sink, DatabaseCancelPoll(settings.database_url, experiment_id), restore=restore)
     return settle(sink, experiment_id)
 
 

@@ -112,3 +112,46 @@ def test_mlflow_down_at_start_is_replayed_once_it_is_back(db_url: str, api: Any,
         assert _detail(api, second)["tracking_status"] == "complete"
     finally:
         server.stop()
+
+
+def test_mlflow_back_during_the_run_gets_the_curves_before_the_end(migrated_url: str, tmp_path: Path,
+                                                                    tiny_bench: Path, local_ray: None) -> None:
+    from execution_helpers import Background, experiment_status
+
+    from service.db.engine import make_engine, session_factory
+    from service.experiments import service as experiment_service
+
+    port = free_port()
+    settings = Settings(database_url=migrated_url, mlflow_tracking_uri=f"http://127.0.0.1:{port}",
+                        storage_path=str(tmp_path / "tune"))
+    spec = tiny_spec(tiny_bench, iterations=2000, variants=[{"name": "long"}])
+    spec["base"]["run"].update(eval_interval=5, checkpoint_interval=1000)
+    experiment_id = submit(settings, spec)
+    claim(settings, experiment_id)
+    run = Background(lambda: run_claimed_experiment(settings, experiment_id, CODE, live_replay_s=1.0))
+    wait_until(lambda: trial_rows(settings, experiment_id)[0]["progress"] >= 1, what="the untracked trial to start")
+    store = tmp_path / "mlflow"
+    server = start_mlflow_server(f"sqlite:///{store / 'mlflow.db'}", store / "artifacts", port=port)
+    try:
+        client = MlflowClient(server.url)
+
+        def curve_in_mlflow() -> bool:
+            run_id = trial_rows(settings, experiment_id)[0]["mlflow_run_id"]
+            return bool(run_id) and len(client.get_metric_history(run_id, "val/mIoU")) >= 2
+
+        wait_until(curve_in_mlflow, timeout_s=120, what="the curve of the running trial in MLflow")
+        assert trial_rows(settings, experiment_id)[0]["status"] == "running"
+        with session_factory(make_engine(settings.database_url)).begin() as session:
+            experiment_service.cancel(session, experiment_id)  # enough: end it early
+        assert run.join().value == "cancelled"
+        assert publish_results(settings, experiment_id) is True
+        row = trial_rows(settings, experiment_id)[0]
+        steps = sorted(m.step for m in client.get_metric_history(row["mlflow_run_id"], "val/mIoU"))
+        assert steps == [p["step"] for p in row["curve"]]
+        assert duplicate_points(client, row["mlflow_run_id"]) == {}
+        trial_run = client.get_run(row["mlflow_run_id"])
+        assert trial_run.info.status == "KILLED"
+        assert client.get_run(trial_run.data.tags["mlflow.parentRunId"]).info.status == "KILLED"
+        assert experiment_status(settings, experiment_id) == "cancelled"
+    finally:
+        server.stop()
