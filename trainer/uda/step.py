@@ -23,9 +23,12 @@ from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
 from trainer.uda.feature_distance import feature_distance_loss
 from trainer.uda.losses import pixel_cross_entropy, upsample_logits
+from trainer.uda.mic import MaskedImageConsistency
 from trainer.uda.pseudo_label import pixel_weight, pseudo_labels
 
 Batch = Mapping[str, torch.Tensor]
+TargetBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, Batch]
+"""(target images, pseudo-labels, their UNMIXED pixel weight, the loader's batch) for MIC."""
 M = TypeVar("M", bound=nn.Module)
 GENERATOR_SEED_OFFSET = 0x5EED
 """Offsets the run seed for the step's own generator, so its draws differ from the data's."""
@@ -55,6 +58,7 @@ class UDAStep:
         self.schedule = PolyWarmupSchedule(self.optimizer, cfg.optim, cfg.run.iterations)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.generator = torch.Generator().manual_seed(cfg.run.seed + GENERATOR_SEED_OFFSET)
+        self.mic = self._build_mic() if cfg.uda.mic.enabled else None
         self._run = _compiled_calls(self, cfg.run.compile)
 
     # ---- the iteration -------------------------------------------------------------------------
@@ -66,6 +70,8 @@ class UDAStep:
         self.optimizer.zero_grad(set_to_none=True)
         if self.teacher is not None:
             update_teacher(self.teacher, self.student, iteration, self.cfg.uda.ema.alpha)
+        if self.mic is not None:
+            self.mic.update_teacher(self.student, iteration)
         src_img, src_lbl = self._images(labelled), self._labels(labelled)
         src_ce, fd = self.source_losses(src_img, src_lbl)
         self._backward(src_ce + fd)
@@ -73,16 +79,24 @@ class UDAStep:
         total = src_ce.detach() + fd.detach()
         if self.use_fd:
             losses["fd"] = fd.detach()
+        target: TargetBatch | None = None
         if self.uda:
             if unlabelled is None:
                 raise ValueError("uda mode needs a batch of unlabelled target crops")
             tgt_img = self._images(unlabelled)
             pseudo_lbl, confidence = self.pseudo_label(tgt_img)
-            mixed_img, mixed_lbl, mixed_w = self.class_mix(src_img, src_lbl, tgt_img, pseudo_lbl, confidence)
+            tgt_weight = self.target_weight(confidence, pseudo_lbl.shape, unlabelled)
+            mixed_img, mixed_lbl, mixed_w = self.class_mix(src_img, src_lbl, tgt_img, pseudo_lbl, tgt_weight)
             mix_ce = self.mixed_loss(mixed_img, mixed_lbl, mixed_w)
             self._backward(mix_ce)
             losses.update(mix_ce=mix_ce.detach(), pseudo_confidence=confidence)
             total = total + mix_ce.detach()
+            target = (tgt_img, pseudo_lbl, tgt_weight, unlabelled)
+        if self.mic is not None:
+            mic_ce = self.mic_loss(src_img, src_lbl, target)
+            self._backward(mic_ce)
+            losses["mic_ce"] = mic_ce.detach()
+            total = total + mic_ce.detach()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         losses["total"] = total
@@ -124,12 +138,12 @@ class UDAStep:
         src_lbl: torch.Tensor,
         tgt_img: torch.Tensor,
         pseudo_lbl: torch.Tensor,
-        confidence: torch.Tensor,
+        tgt_weight: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ClassMix of source into target (unless ``mix.enabled`` is off), then the strong augmentation."""
-        pl = self.cfg.uda.pseudo_label
-        batch, height, width = pseudo_lbl.shape
-        tgt_weight = pixel_weight(confidence, (batch, height, width), pl.crop_top, pl.crop_bottom)
+        """ClassMix of source into target (unless ``mix.enabled`` is off), then the strong augmentation.
+
+        The mixed weight is a new tensor: ``tgt_weight`` itself stays the unmixed weight MIC uses.
+        """
         if self.cfg.uda.mix.enabled:
             masks = class_masks(src_lbl, self.generator).to(self.device)
             mixed_img = mix(masks, src_img.float(), tgt_img.float())
@@ -141,6 +155,40 @@ class UDAStep:
         if self.channels_last:
             mixed_img = mixed_img.contiguous(memory_format=torch.channels_last)
         return mixed_img, mixed_lbl, mixed_w
+
+    def target_weight(self, confidence: torch.Tensor, shape: torch.Size, batch: Batch) -> torch.Tensor:
+        """The unmixed pseudo-label weight (B, H, W): the scalar share above the threshold, zero on
+        the PL-crop rows, times the loader's v2 validity mask (``valid``) when the pipeline made one."""
+        pl = self.cfg.uda.pseudo_label
+        batch_size, height, width = shape
+        weight = pixel_weight(confidence, (batch_size, height, width), pl.crop_top, pl.crop_bottom)
+        if "valid" in batch:
+            weight = weight * batch["valid"].to(self.device, non_blocking=True).float()
+        return weight
+
+    def mic_loss(self, src_img: torch.Tensor, src_lbl: torch.Tensor, target: TargetBatch | None) -> torch.Tensor:
+        """lambda * the student's loss on MIC's masked batch (mic.md step 5), host forward and loss."""
+        assert self.mic is not None
+        tgt_img = pseudo_lbl = tgt_weight = None
+        if target is not None and self.mic.uses_target:
+            tgt_img, pseudo_lbl, tgt_weight, loaded = target
+            if self.mic.teacher is not None:  # ablations: MIC's own EMA teacher and threshold
+                with torch.no_grad(), autocast(self.device, self.amp_dtype):
+                    logits = upsample_logits(self.mic.teacher(tgt_img), (tgt_img.shape[-2], tgt_img.shape[-1]))
+                pseudo_lbl, confidence = self.mic.pseudo_labels(logits)
+                tgt_weight = self.target_weight(confidence, pseudo_lbl.shape, loaded)
+        img, label, weight = self.mic.masked_batch(src_img, src_lbl, tgt_img, pseudo_lbl, tgt_weight, self.generator)
+        if self.channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
+        return self.student_loss(img, label, weight, fused_lambda=self.cfg.uda.mic.mask_lambda)
+
+    def student_loss(
+        self, img: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None, fused_lambda: float = 1.0
+    ) -> torch.Tensor:
+        """The host's supervised loss of the student on one batch, times ``fused_lambda``."""
+        with autocast(self.device, self.amp_dtype):
+            logits = self._run.student_decoder(self._run.student_encoder(img))
+        return fused_lambda * pixel_cross_entropy(logits, label, weight)
 
     def mixed_loss(self, img: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the student on the mixed images, weighted per pixel, mean over pixels."""
@@ -162,6 +210,7 @@ class UDAStep:
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "generator": self.generator.get_state(),
+            **self._mic_state(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -176,11 +225,25 @@ class UDAStep:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["generator"])
+        if self.mic is not None and self.mic.teacher is not None:
+            if state.get("mic_teacher") is None:
+                raise ValueError("checkpoint has no MIC teacher but uda.mic asks for a separate one")
+            self.mic.teacher.load_state_dict(state["mic_teacher"])
+
+    def _mic_state(self) -> dict[str, Any]:
+        """MIC's own teacher, only when it exists (the DAFormer checkpoint keeps its keys)."""
+        if self.mic is None or self.mic.teacher is None:
+            return {}
+        return {"mic_teacher": _cpu_state(self.mic.teacher)}
 
     # ---- helpers -------------------------------------------------------------------------------
     def _place(self, module: M) -> M:
         module = module.to(self.device)
         return module.to(memory_format=torch.channels_last) if self.channels_last else module
+
+    def _build_mic(self) -> MaskedImageConsistency:
+        uda = self.cfg.uda
+        return MaskedImageConsistency(uda.mic, uda.ema.alpha, uda.pseudo_label.threshold, self.student)
 
     def _frozen_copy(self, module: Segmentor) -> Segmentor:
         teacher = copy.deepcopy(module)
