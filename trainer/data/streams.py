@@ -109,7 +109,8 @@ def _source_dataset(cfg: TrainConfig) -> CropDataset:
 def _target_dataset(cfg: TrainConfig, stream: int, labels: bool) -> CropDataset:
     data = cfg.data
     samples = list_samples(data.target.kind, Path(data.target.root), "train", labels=labels)
-    settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob)
+    margins = None if labels else cfg.uda.pseudo_label.crop_pseudo_margins
+    settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob, pseudo_margins=margins)
     return CropDataset(samples, settings, cfg.run.seed, stream, data.batch_size)
 
 

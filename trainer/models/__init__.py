@@ -20,7 +20,10 @@ from trainer.models.checkpoint import (
     save_segmentor_checkpoint,
 )
 from trainer.models.daformer_head import DAFormerHead
+from trainer.models.hrda import HRDAOutput, HRDASegmentor, wrap_hrda
 from trainer.models.mix_transformer import ENCODER_NAMES, MixVisionTransformer, create_mit
+from trainer.models.network import build_network_from_config
+from trainer.models.scale_attention_head import ScaleAttentionHead
 from trainer.models.segformer_head import SegFormerHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
@@ -28,12 +31,16 @@ __all__ = [
     "DECODER_NAMES",
     "ENCODER_NAMES",
     "DAFormerHead",
+    "HRDAOutput",
+    "HRDASegmentor",
     "LoadReport",
     "MixVisionTransformer",
+    "ScaleAttentionHead",
     "SegFormerHead",
     "Segmentor",
     "SegmentorSpec",
     "build_decoder",
+    "build_network_from_config",
     "build_segmentor",
     "build_segmentor_from_checkpoint",
     "build_segmentor_from_config",
@@ -42,4 +49,5 @@ __all__ = [
     "load_pretrained_encoder",
     "load_segmentor_checkpoint",
     "save_segmentor_checkpoint",
+    "wrap_hrda",
 ]

@@ -15,13 +15,15 @@ import torch
 from torch import nn
 
 from trainer.config import TrainConfig
-from trainer.models import Segmentor, create_mit, load_pretrained_encoder
+from trainer.models import HRDAOutput, HRDASegmentor, Segmentor, create_mit, load_pretrained_encoder
+from trainer.models.hrda import resize_by
 from trainer.optim import PolyWarmupSchedule, build_optimizer
 from trainer.optim.precision import autocast, autocast_dtype
 from trainer.uda.augment import strong_augment
 from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
 from trainer.uda.feature_distance import feature_distance_loss
+from trainer.uda.hrda_losses import HRDALoss, hrda_loss
 from trainer.uda.losses import pixel_cross_entropy, upsample_logits
 from trainer.uda.mic import MaskedImageConsistency
 from trainer.uda.pseudo_label import pixel_weight, pseudo_labels
@@ -43,18 +45,23 @@ class UDAStep:
 
     Modes (``cfg.uda.mode``): "uda" runs the whole self-training iteration; "source_only" and
     "target_only" train the student with plain cross-entropy on the labelled stream.
+    An ``HRDASegmentor`` student routes every student pass through HRDA's two-scale forward and
+    losses (a new detail box per pass), FD through its context features, and pseudo-labels through
+    its sliding-window inference; MIC (``uda.mic``) adds one more term before the optimizer step.
     """
 
-    def __init__(self, cfg: TrainConfig, student: Segmentor, device: torch.device) -> None:
+    def __init__(self, cfg: TrainConfig, student: Segmentor | HRDASegmentor, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         self.uda = cfg.uda.mode == "uda"
         self.use_fd = self.uda and cfg.uda.fd.enabled
         self.amp_dtype = autocast_dtype(cfg.run.precision, device)
         self.channels_last = cfg.run.channels_last and device.type == "cuda"
         self.student = self._place(student).train()
+        self.hrda = self.student if isinstance(self.student, HRDASegmentor) else None
         self.teacher = self._frozen_copy(self.student) if self.uda else None
         self.frozen_encoder = self._build_frozen_encoder() if self.use_fd else None
-        self.optimizer = build_optimizer(self.student.encoder, self.student.decoder, cfg.optim, device)
+        heads = self.hrda.heads() if self.hrda is not None else self.student.decoder
+        self.optimizer = build_optimizer(self.student.encoder, heads, cfg.optim, device)
         self.schedule = PolyWarmupSchedule(self.optimizer, cfg.optim, cfg.run.iterations)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.generator = torch.Generator().manual_seed(cfg.run.seed + GENERATOR_SEED_OFFSET)
@@ -106,6 +113,8 @@ class UDAStep:
     # ---- its pieces ----------------------------------------------------------------------------
     def source_losses(self, img: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Source (or oracle) CE and lambda * L_FD on the last encoder stage (0 when FD is off)."""
+        if self.hrda is not None:
+            return self._hrda_source_losses(img, label)
         with autocast(self.device, self.amp_dtype):
             features = self._run.student_encoder(img)
             logits = self._run.student_decoder(features)
@@ -127,7 +136,10 @@ class UDAStep:
         """Teacher labels (B, H, W) at the crop's size and the batch's confidence share (0-dim)."""
         assert self.teacher is not None
         with autocast(self.device, self.amp_dtype):
-            logits = self._run.teacher_decoder(self._run.teacher_encoder(tgt_img))
+            if self.hrda is not None:  # sliding detail windows over the whole crop, no box
+                logits = self.teacher(tgt_img)
+            else:
+                logits = self._run.teacher_decoder(self._run.teacher_encoder(tgt_img))
         logits = upsample_logits(logits, (tgt_img.shape[-2], tgt_img.shape[-1]))
         return pseudo_labels(logits, self.cfg.uda.pseudo_label.threshold)
 
@@ -185,16 +197,50 @@ class UDAStep:
     def student_loss(
         self, img: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None, fused_lambda: float = 1.0
     ) -> torch.Tensor:
-        """The host's supervised loss of the student on one batch, times ``fused_lambda``."""
+        """The host's supervised loss of the student on one batch, times ``fused_lambda`` (for HRDA
+        only its fused term, as the reference scales ``decode.loss_seg`` alone)."""
+        if self.hrda is not None:
+            return self._hrda_loss(self._hrda_forward(img), label, weight).total(fused_lambda)
         with autocast(self.device, self.amp_dtype):
             logits = self._run.student_decoder(self._run.student_encoder(img))
         return fused_lambda * pixel_cross_entropy(logits, label, weight)
 
     def mixed_loss(self, img: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the student on the mixed images, weighted per pixel, mean over pixels."""
+        if self.hrda is not None:
+            return self.student_loss(img, label, weight)
         with autocast(self.device, self.amp_dtype):
             logits = self._run.student_decoder(self._run.student_encoder(img))
         return pixel_cross_entropy(logits, label, weight)
+
+    # ---- HRDA's passes -------------------------------------------------------------------------
+    def _hrda_forward(self, img: torch.Tensor) -> HRDAOutput:
+        """One HRDA training forward with a new detail box drawn from the step's generator."""
+        assert self.hrda is not None
+        box = self.hrda.draw_box((img.shape[-2], img.shape[-1]), self.generator)
+        with autocast(self.device, self.amp_dtype):
+            return self.hrda.forward_train(img, box)
+
+    def _hrda_loss(self, out: HRDAOutput, label: torch.Tensor, weight: torch.Tensor | None) -> HRDALoss:
+        hrda = self.cfg.model.hrda
+        return hrda_loss(out, label, weight, hrda.hr_loss_weight, hrda.lr_loss_weight)
+
+    def _hrda_source_losses(self, img: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """HRDA source loss, and FD on the context features vs the frozen encoder on the resized crop."""
+        assert self.hrda is not None
+        out = self._hrda_forward(img)
+        src_ce = self._hrda_loss(out, label, None).total()
+        if not self.use_fd:
+            return src_ce, torch.zeros((), device=self.device)
+        assert self.frozen_encoder is not None
+        with torch.no_grad(), autocast(self.device, self.amp_dtype):
+            frozen_last = self._run.frozen_encoder(resize_by(img, self.hrda.context_scale))[-1]
+        fd_cfg = self.cfg.uda.fd
+        classes = fd_cfg.thing_classes if fd_cfg.classes == "things" else None
+        fd = feature_distance_loss(  # label factor = crop / context feature grid (1024 / 16 = 64)
+            out.context_features[-1], frozen_last, label, self.cfg.model.num_classes, classes, fd_cfg.scale_min_ratio
+        )
+        return src_ce, fd_cfg.fd_lambda * fd
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -245,7 +291,7 @@ class UDAStep:
         uda = self.cfg.uda
         return MaskedImageConsistency(uda.mic, uda.ema.alpha, uda.pseudo_label.threshold, self.student)
 
-    def _frozen_copy(self, module: Segmentor) -> Segmentor:
+    def _frozen_copy(self, module: M) -> M:
         teacher = copy.deepcopy(module)
         teacher.requires_grad_(False)
         set_teacher_mode(teacher)

@@ -1,0 +1,48 @@
+"""Tiny HRDA, MIC(DAFormer) and MIC(HRDA) runs: train, evaluate, checkpoint, resume bit-identically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_engine_train import (  # noqa: F401  (``synthetic`` is a fixture)
+    StopAfterCheckpoint,
+    _assert_states_equal,
+    _cfg,
+    _evals,
+    synthetic,
+)
+
+from trainer.engine import load_checkpoint, read_metrics, train
+
+MIC = ["uda.mic.enabled=true", "uda.mic.mask_block_size=16"]
+HRDA = [
+    "model.hrda.enabled=true",
+    "model.hrda.hr_crop_size=[32,32]",
+    "uda.pseudo_label.crop_top=0",
+    "uda.pseudo_label.crop_bottom=0",
+    "uda.pseudo_label.crop_pseudo_margins=[2,8,2,2]",
+    "run.eval_mode=slide",
+    "run.slide_crop=[64,64]",
+    "run.slide_stride=[32,32]",
+]
+METHODS = {"mic": MIC, "hrda": HRDA, "mic_hrda": [*HRDA, *MIC]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_method_run_resumes_bit_identically(synthetic: Path, tmp_path: Path, method: str) -> None:  # noqa: F811
+    extra = METHODS[method]
+    full = train(_cfg(synthetic, tmp_path / "full", *extra))
+    assert full["final_step"] == 4 and full["final_miou"] is not None
+    losses = [r["losses"] for r in read_metrics(full["metrics_path"]) if r["kind"] == "train"]
+    assert ("mic_ce" in losses[0]) == ("mic" in method)
+
+    cfg = _cfg(synthetic, tmp_path / "split", *extra)
+    assert train(cfg, reporter=StopAfterCheckpoint(2))["final_step"] == 2
+    resumed = train(cfg, resume="auto")
+    _assert_states_equal(
+        load_checkpoint(full["checkpoint"])["step"], load_checkpoint(resumed["checkpoint"])["step"]
+    )
+    assert resumed["final_miou"] == full["final_miou"]
+    assert _evals(resumed["metrics_path"]) == _evals(full["metrics_path"])
