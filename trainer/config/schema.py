@@ -126,6 +126,10 @@ class DataConfig(_Frozen):
     flip_prob: float = Field(0.5, ge=0.0, le=1.0)
     batch_size: int = Field(2, gt=0, description="Crops per domain per iteration (2 source + 2 target).")
     num_workers: int = Field(4, ge=0)
+    sync_crop_size: tuple[int, int] | None = Field(
+        None, description="HRDA ablations: one (h, w) window cut at the same place from the source and "
+        "target crops after the loaders crop (None: off).",
+    )
 
 
 class EMAConfig(_Frozen):
@@ -152,7 +156,7 @@ class RCSConfig(_Frozen):
     enabled: bool = True
     temperature: float = Field(0.01, gt=0.0)
     min_pixels: int = Field(3000, ge=0)
-    min_crop_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    min_crop_ratio: float = Field(0.5, ge=0.0, description="DAFormer 0.5; HRDA 2.0 (1024 crops).")
     max_crop_tries: int = Field(10, gt=0)
 
 
@@ -301,10 +305,13 @@ class TrainConfig(_Frozen):
 
 
 def _check_hrda_mic(cfg: TrainConfig) -> None:
-    """HRDA's detail crop must fit the training crop; MIC outside UDA can only mask the source."""
-    hrda, crop = cfg.model.hrda, cfg.data.crop_size
+    """HRDA's detail crop fits the (sync) training crop; MIC outside UDA can only mask the source."""
+    hrda, crop, sync = cfg.model.hrda, cfg.data.crop_size, cfg.data.sync_crop_size
+    if sync is not None and (min(sync) <= 0 or any(s > c for s, c in zip(sync, crop, strict=True))):
+        raise ValueError(f"data.sync_crop_size {sync} must be positive and fit in data.crop_size {crop}")
+    crop = sync or crop
     if hrda.enabled and any(h > c for h, c in zip(hrda.hr_crop_size, crop, strict=True)):
-        raise ValueError(f"model.hrda.hr_crop_size {hrda.hr_crop_size} must fit in data.crop_size {crop}")
+        raise ValueError(f"model.hrda.hr_crop_size {hrda.hr_crop_size} must fit in the training crop {crop}")
     mic = cfg.uda.mic
     if mic.enabled and cfg.uda.mode != "uda" and mic.mask_mode not in ("separatesrc", "separatesrcaug"):
         raise ValueError(f"uda.mic.mask_mode {mic.mask_mode!r} needs target images; with uda.mode "

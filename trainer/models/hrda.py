@@ -29,7 +29,7 @@ Box = tuple[int, int, int, int]
 """(y1, y2, x1, x2) in pixels of the full-resolution input."""
 
 OUTPUT_STRIDE = 4
-"""Stride of the decoder's logits relative to its input (DAFormer head)."""
+"""Stride of the DAFormer head's logits; other heads' strides are read from the shapes (DeepLabV2: 8)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def fuse_scales(
     attention: torch.Tensor | float,
     box: Box | None,
     context_scale: float,
+    output_stride: int = OUTPUT_STRIDE,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(fused, (1 - a) * context), in the reference's order (spec: step 6).
 
@@ -95,7 +96,7 @@ def fuse_scales(
     """
     if box is not None:
         mask = context.new_zeros((context.shape[0], 1, *context.shape[2:]))  # (B, 1, h, w)
-        y1, y2, x1, x2 = scale_box(box, OUTPUT_STRIDE / context_scale)
+        y1, y2, x1, x2 = scale_box(box, output_stride / context_scale)
         mask[:, :, y1:y2, x1:x2] = 1
         attention = attention * mask
     weighted_context = (1 - attention) * context
@@ -104,7 +105,7 @@ def fuse_scales(
         attention = resize_by(attention, 1 / context_scale)
     if box is not None:
         inserted = torch.zeros_like(up_context)
-        y1, y2, x1, x2 = scale_box(box, OUTPUT_STRIDE)
+        y1, y2, x1, x2 = scale_box(box, output_stride)
         inserted[:, :, y1:y2, x1:x2] = detail
     else:
         inserted = detail
@@ -161,8 +162,9 @@ class HRDASegmentor(nn.Module):
         detail_features = self.encoder(detail_img)
         context = self.decoder(context_features)
         detail = self.decoder(detail_features)
+        stride = detail_img.shape[-1] // detail.shape[-1]
         fused, weighted_context = fuse_scales(
-            context, detail, self._attention(context_features), box, self.context_scale
+            context, detail, self._attention(context_features), box, self.context_scale, stride
         )
         return HRDAOutput(fused, weighted_context, detail, box, context_features)
 
@@ -231,7 +233,8 @@ class HRDASegmentor(nn.Module):
         boxes = self.slide_windows((img.shape[2], img.shape[3]))
         windows = torch.cat([img[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in boxes], dim=0)
         window_logits = self.decoder(self.encoder(windows))  # (n * B, K, h/4, w/4)
-        cells = [scale_box(box, OUTPUT_STRIDE) for box in boxes]
+        stride = windows.shape[-1] // window_logits.shape[-1]
+        cells = [scale_box(box, stride) for box in boxes]
         height, width = max(c[1] for c in cells), max(c[3] for c in cells)
         canvas = window_logits.new_zeros((batch, window_logits.shape[1], height, width))
         counts = window_logits.new_zeros((1, 1, height, width))

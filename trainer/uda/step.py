@@ -27,6 +27,7 @@ from trainer.uda.hrda_losses import HRDALoss, hrda_loss
 from trainer.uda.losses import pixel_cross_entropy, upsample_logits
 from trainer.uda.mic import MaskedImageConsistency
 from trainer.uda.pseudo_label import pixel_weight, pseudo_labels
+from trainer.uda.sync_crop import sync_crop
 
 Batch = Mapping[str, torch.Tensor]
 TargetBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, Batch]
@@ -75,6 +76,8 @@ class UDAStep:
         """Train iteration ``iteration`` (0-based); returns detached device scalars (no host sync)."""
         lr = self.schedule.set_step(iteration)
         self.optimizer.zero_grad(set_to_none=True)
+        if self.cfg.data.sync_crop_size is not None:  # HRDA's crop-size ablations only
+            labelled, unlabelled = sync_crop(labelled, unlabelled, self.cfg.data.sync_crop_size, self.generator)
         if self.teacher is not None:
             update_teacher(self.teacher, self.student, iteration, self.cfg.uda.ema.alpha)
         if self.mic is not None:
