@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ablations.method_cost import method_cost_factor
 from ablations.spec import (
     SEED_PATH,
     AblationSpec,
@@ -162,7 +163,8 @@ def estimated_seconds_per_iteration(config: Mapping[str, Any]) -> float:
         units = 8.0 if uda["fd"]["enabled"] else 7.0
     else:
         units = 3.0
-    return SECONDS_PER_ITERATION[model["encoder"]] * (height * width) / (512 * 512) * units / 8.0
+    plain = SECONDS_PER_ITERATION[model["encoder"]] * (height * width) / (512 * 512) * units / 8.0
+    return plain * method_cost_factor(config)  # HRDA's two scales and slide teacher, MIC's extra pass
 
 
 def estimate_gpu_hours(

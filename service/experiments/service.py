@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ablations.expand import estimate_gpu_hours
+from ablations.method_cost import grid_memory_gb
 from ablations.spec import AblationSpec
 from service.errors import ConflictError
 from service.experiments import repository
@@ -35,7 +36,8 @@ from service.trials.service import to_read as trial_read
 
 ESTIMATE_BASIS = (
     "rough: full DAFormer (MiT-B5, 512x512, batch 2+2) = 1.44 s/iteration on an RTX 2080 Ti, scaled by "
-    "encoder size, crop area and the passes of the training mode (ablations.expand.estimate_gpu_hours)"
+    "encoder size, crop area and the passes of the training mode (ablations.expand.estimate_gpu_hours); "
+    "HRDA and MIC by their passes, HRDA calibrated on its 32 h (ablations.method_cost)"
 )
 
 
@@ -117,6 +119,7 @@ def dry_run(settings: Settings, body: AblationSpec | PresetRequest) -> DryRunRes
         spec=spec.model_dump(mode="json"),
         trial_count=len(plans),
         gpu_hours=round(estimate_gpu_hours(plans), 3),
+        gpu_memory_gb=grid_memory_gb(plans),
         estimate_basis=ESTIMATE_BASIS,
         trials=[
             PlannedTrial(
