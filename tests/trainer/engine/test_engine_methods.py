@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
 from test_engine_train import (  # noqa: F401  (``synthetic`` is a fixture)
     StopAfterCheckpoint,
     _assert_states_equal,
@@ -13,6 +15,7 @@ from test_engine_train import (  # noqa: F401  (``synthetic`` is a fixture)
     synthetic,
 )
 
+from trainer.cli import main
 from trainer.engine import load_checkpoint, read_metrics, train
 
 MIC = ["uda.mic.enabled=true", "uda.mic.mask_block_size=16"]
@@ -46,3 +49,28 @@ def test_method_run_resumes_bit_identically(synthetic: Path, tmp_path: Path, met
     )
     assert resumed["final_miou"] == full["final_miou"]
     assert _evals(resumed["metrics_path"]) == _evals(full["metrics_path"])
+
+
+@pytest.mark.slow
+def test_cli_evaluates_hrda_checkpoints_ours_and_reference_layout(synthetic: Path, tmp_path: Path) -> None:  # noqa: F811
+    """``python -m trainer evaluate`` on an HRDA run's model file and on the same student written as
+    a reference UDA checkpoint (model./ema_model. prefixes, decode_head.head / scale_attention)."""
+    cfg = _cfg(synthetic, tmp_path / "run", *HRDA, "run.iterations=2")
+    summary = train(cfg)
+    config = tmp_path / "hrda.yaml"
+    config.write_text(json.dumps(json.loads(cfg.model_dump_json())))  # JSON is YAML
+    student = torch.load(summary["model"], weights_only=True)["state_dict"]
+    names = {
+        "encoder.": "backbone.", "decoder.": "decode_head.head.", "scale_attention.": "decode_head.scale_attention."
+    }
+    reference = {}
+    for key, value in student.items():
+        prefix = next(p for p in names if key.startswith(p))
+        reference["model." + names[prefix] + key.removeprefix(prefix)] = value
+        reference["ema_model." + names[prefix] + key.removeprefix(prefix)] = torch.zeros_like(value)
+    released = tmp_path / "released.pth"
+    torch.save({"meta": {"iter": 2}, "state_dict": reference}, released)
+    for path in (summary["model"], str(released)):
+        out = tmp_path / f"{Path(path).stem}.json"
+        assert main(["evaluate", "--config", str(config), "--checkpoint", path, "--output", str(out)]) == 0
+        assert json.loads(out.read_text())["miou"] == pytest.approx(summary["final_miou"])
