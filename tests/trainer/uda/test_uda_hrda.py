@@ -9,7 +9,9 @@ import torch
 from uda_tiny import batches, tiny_config, tiny_segmentor
 
 from trainer.models import HRDAOutput, wrap_hrda
+from trainer.models.hrda import resize_by
 from trainer.uda import UDAStep
+from trainer.uda.feature_distance import feature_distance_loss
 from trainer.uda.hrda_losses import crop_box, hrda_loss
 
 
@@ -71,3 +73,19 @@ def test_hrda_and_mic_hrda_iterations_draw_one_box_per_pass() -> None:
         assert len(boxes) == passes
         assert all(b[0] % 8 == 0 and b[2] % 8 == 0 and b[1] - b[0] == b[3] - b[2] == 32 for b in boxes)
         assert torch.isfinite(losses["total"]) and ("mic_ce" in losses) == mic
+
+
+def test_hrda_fd_compares_the_context_features_with_the_frozen_encoder_on_the_resized_crop() -> None:
+    step = _hrda_step()
+    assert step.hrda is not None and step.frozen_encoder is not None
+    src, _ = batches(64)
+    src["label"][0] = 2  # image 0: one 64x64 cell of thing class 2 (kept); image 1: mixed (ignored)
+    state = step.generator.get_state()
+    _, fd = step.source_losses(src["img"], src["label"])
+    step.generator.set_state(state)
+    out = step.hrda.forward_train(src["img"], step.hrda.draw_box((64, 64), step.generator))
+    with torch.no_grad():
+        frozen = step.frozen_encoder(resize_by(src["img"], 0.5))[-1]
+    assert out.context_features[-1].shape[-2:] == (1, 1)  # 32 context / 32; the 64 label / 1 = factor 64
+    expected = feature_distance_loss(out.context_features[-1], frozen, src["label"], 4, (2, 3), 0.75)
+    assert fd.item() > 0 and torch.allclose(fd, 0.005 * expected)
