@@ -80,6 +80,9 @@ def test_hrda_fd_compares_the_context_features_with_the_frozen_encoder_on_the_re
     assert step.hrda is not None and step.frozen_encoder is not None
     src, _ = batches(64)
     src["label"][0] = 2  # image 0: one 64x64 cell of thing class 2 (kept); image 1: mixed (ignored)
+    with torch.no_grad():  # move the student away from the frozen copy of its initial encoder
+        for param in step.student.encoder.parameters():
+            param.add_(0.01)
     state = step.generator.get_state()
     _, fd = step.source_losses(src["img"], src["label"])
     step.generator.set_state(state)
