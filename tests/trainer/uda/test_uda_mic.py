@@ -102,6 +102,10 @@ def test_mic_uses_the_unmixed_pseudo_labels_and_weight_with_margins() -> None:
     assert weight[:, 2:-4].eq(confidence).all()
     img, label, w = step.mic.masked_batch(src["img"], src["label"], tgt["img"], pseudo, weight, step.generator)
     assert label is pseudo and w is weight
+    valid = torch.ones(2, 32, 32)
+    valid[:, :, :3] = 0.0  # HRDA's v2 margins arrive with the target batch and multiply the weight
+    with_margins = step.target_weight(confidence, pseudo.shape, {**tgt, "valid": valid})
+    assert with_margins[:, :, :3].eq(0).all() and torch.equal(with_margins[:, :, 3:], weight[:, :, 3:])
 
 
 def test_mic_with_no_mask_and_no_augmentation_is_a_second_target_ce() -> None:
