@@ -74,3 +74,14 @@ def test_cli_evaluates_hrda_checkpoints_ours_and_reference_layout(synthetic: Pat
         out = tmp_path / f"{Path(path).stem}.json"
         assert main(["evaluate", "--config", str(config), "--checkpoint", path, "--output", str(out)]) == 0
         assert json.loads(out.read_text())["miou"] == pytest.approx(summary["final_miou"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (runs on a GPU machine)")
+def test_mic_hrda_run_on_cuda_with_bf16_and_channels_last(synthetic: Path, tmp_path: Path) -> None:  # noqa: F811
+    """MIC(HRDA) on the GPU path (bf16 autocast, channels_last, fused AdamW), evaluated by sliding."""
+    extra = [*METHODS["mic_hrda"], "run.device=cuda", "run.precision=auto", "run.channels_last=true"]
+    summary = train(_cfg(synthetic, tmp_path / "gpu", *extra))
+    assert summary["final_step"] == 4 and summary["final_miou"] is not None
+    losses = [r["losses"] for r in read_metrics(summary["metrics_path"]) if r["kind"] == "train"]
+    assert all(v == v for row in losses for v in row.values())  # no NaN under bf16
