@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ablations.cost import REFERENCE_SECONDS_PER_ITERATION, architecture_factor
+from ablations.method_cost import method_cost_factor
 from ablations.spec import (
     SEED_PATH,
     AblationSpec,
@@ -180,8 +181,8 @@ def estimated_seconds_per_iteration(config: Mapping[str, Any]) -> float:
         units = 8.0 if uda["fd"]["enabled"] else 7.0
     else:
         units = 3.0
-    per_it = REFERENCE_SECONDS_PER_ITERATION * architecture_factor(model)
-    return per_it * (height * width) / (512 * 512) * units / 8.0
+    plain = REFERENCE_SECONDS_PER_ITERATION * architecture_factor(model) * (height * width) / (512 * 512) * units / 8.0
+    return plain * method_cost_factor(config)  # HRDA's two scales and slide teacher, MIC's extra pass
 
 
 def estimate_gpu_hours(

@@ -116,6 +116,10 @@ class DryRunResult(BaseModel):
     trial_count: int
     gpu_hours: float = Field(description="Rough estimate of the GPU time of the whole grid.")
     disk: DiskUse
+    gpu_memory_gb: float | None = Field(
+        None, description="Rough GPU memory of the largest MiT-B5 trial (DAFormer 9.7 GB, HRDA 22.5 GB); "
+        "None when no trial uses MiT-B5."
+    )
     estimate_basis: str
     trials: list[PlannedTrial]
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ablations.disk import free_bytes, peak_bytes, used_bytes
 from ablations.expand import estimate_gpu_hours
+from ablations.method_cost import grid_memory_gb
 from ablations.spec import AblationSpec
 from service.errors import ConflictError
 from service.experiments import repository
@@ -43,7 +44,8 @@ DISK_BASIS = (
 )
 ESTIMATE_BASIS = (
     "rough: full DAFormer (MiT-B5, 512x512, batch 2+2) = 1.44 s/iteration on an RTX 2080 Ti, scaled by "
-    "encoder size, crop area and the passes of the training mode (ablations.expand.estimate_gpu_hours)"
+    "encoder size, crop area and the passes of the training mode (ablations.expand.estimate_gpu_hours); "
+    "HRDA and MIC by their passes, HRDA calibrated on its 32 h (ablations.method_cost)"
 )
 
 
@@ -140,6 +142,7 @@ def dry_run(settings: Settings, body: AblationSpec | PresetRequest) -> DryRunRes
         spec=spec.model_dump(mode="json"),
         trial_count=len(plans),
         gpu_hours=round(estimate_gpu_hours(plans), 3),
+        gpu_memory_gb=grid_memory_gb(plans),
         estimate_basis=ESTIMATE_BASIS,
         trials=[
             PlannedTrial(

@@ -25,6 +25,12 @@ EXTENSIONS = [f"{t}_{b}" for t in ("strategies", "rcs_temperature", "feature_dis
 ALL_PRESETS = sorted(
     [*PAPER_TABLES, *EXTENSIONS, "further_datasets_acdc", "further_datasets_darkzurich", "quickstart", "synthetic_gap"]
 )
+# HRDA's and MIC's tables and the method lineage (test_ablations_presets_hrda_mic.py)
+ALL_PRESETS = sorted(ALL_PRESETS + [
+    "hrda_components_gta", "hrda_context_gta", "hrda_detail_gta", "hrda_detail_variants_gta", "hrda_lambda_d_gta",
+    "hrda_naive_gta", "lineage_gta", "lineage_synthetic", "lineage_synthia", "mic_components_gta",
+    "mic_mask_params_gta", "mic_supervised", "mic_where_gta",
+])
 
 
 def _row(name: str, variant: str, **sweep: object) -> TrainConfig:
@@ -296,7 +302,7 @@ def test_every_paper_preset_row_builds_the_reference_network() -> None:
 
     networks = set()
     for info in list_presets():
-        if info.name.startswith(("synthetic", "quickstart")):
+        if info.name.startswith(("synthetic", "quickstart")) or info.name.endswith("_synthetic"):
             continue  # the embedded benchmark's tiny networks are not the paper's
         for plan in expand(load_preset(info.name)):
             model = TrainConfig.model_validate(plan.config).model

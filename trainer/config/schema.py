@@ -62,6 +62,39 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings", allow_inf_nan=False)
 
 
+class HRDAConfig(_Frozen):
+    """HRDA's multi-resolution segmentor (spec: hrda.md). Off: the plain DAFormer segmentor.
+
+    ``scales`` are (context, detail) input scales, sorted; the detail scale must be 1 (the detail
+    crop is cut from the full-resolution training crop). ``hr_crop_size`` is the detail crop (h, w).
+    """
+
+    enabled: bool = False
+    scales: tuple[float, float] = (0.5, 1.0)
+    hr_crop_size: tuple[int, int] = (512, 512)
+    crop_coord_divisible: int = Field(8, gt=0, description="Detail box offsets are multiples of this.")
+    hr_loss_weight: float = Field(0.1, ge=0.0, lt=1.0, description="lambda_d: weight of the detail CE.")
+    lr_loss_weight: float = Field(0.0, ge=0.0, lt=1.0, description="Weight of a context CE (0 in HRDA).")
+    attention_classwise: bool = Field(True, description="False: one attention channel (Table 7 ablation).")
+    attention_channels: int = Field(256, gt=0, description="Embedding/fusion width of the attention head.")
+    fixed_attention: float | None = Field(None, ge=0.0, le=1.0, description="A constant instead of learned.")
+    hr_slide_inference: bool = True
+    hr_slide_overlapping: bool = Field(True, description="Detail windows at stride crop/2 (else crop).")
+    blur_hr_crop: bool = Field(False, description="Detail input = context image upsampled (Table 6).")
+
+    @model_validator(mode="after")
+    def _scales(self) -> HRDAConfig:
+        low, high = self.scales
+        if not 0 < low <= high or high != 1.0:
+            raise ValueError(f"model.hrda.scales must be (context, 1.0) with 0 < context <= 1, got {self.scales}")
+        if min(self.hr_crop_size) <= 0 or any(s % self.crop_coord_divisible for s in self.hr_crop_size):
+            raise ValueError(f"model.hrda.hr_crop_size must be positive multiples of crop_coord_divisible "
+                             f"({self.crop_coord_divisible}), got {self.hr_crop_size}")
+        if self.hr_loss_weight + self.lr_loss_weight >= 1.0:
+            raise ValueError("model.hrda.hr_loss_weight + lr_loss_weight must stay below 1 (the fused CE's share)")
+        return self
+
+
 class ModelConfig(_Frozen):
     """The segmentor: a Mix Transformer encoder and a decoder head (spec: Network)."""
 
@@ -76,6 +109,7 @@ class ModelConfig(_Frozen):
         "resnet*_v1c / resnest*_d2 .pth. None: random init; the frozen FD "
         "encoder is then a copy of the initial (random) encoder.",
     )
+    hrda: HRDAConfig = HRDAConfig()
 
 
 class DatasetConfig(_Frozen):
@@ -110,6 +144,10 @@ class DataConfig(_Frozen):
     )
     batch_size: int = Field(2, gt=0, description="Crops per domain per iteration (2 source + 2 target).")
     num_workers: int = Field(4, ge=0)
+    sync_crop_size: tuple[int, int] | None = Field(
+        None, description="HRDA ablations: one (h, w) window cut at the same place from the source and "
+        "target crops after the loaders crop (None: off).",
+    )
 
 
 class EMAConfig(_Frozen):
@@ -124,6 +162,10 @@ class PseudoLabelConfig(_Frozen):
     threshold: float = Field(0.968, gt=0.0, lt=1.0)
     crop_top: int = Field(15, ge=0, description="Rows at the top of each target crop with weight 0.")
     crop_bottom: int = Field(120, ge=0, description="Rows at the bottom with weight 0 (ego-car hood).")
+    crop_pseudo_margins: tuple[int, int, int, int] | None = Field(
+        None, description="HRDA's v2 margins (top, bottom, left, right) in pixels of the resized target "
+        "image: a validity mask cropped and flipped with it (HRDA: [30, 240, 30, 30]; None: off).",
+    )
 
 
 class RCSConfig(_Frozen):
@@ -132,7 +174,7 @@ class RCSConfig(_Frozen):
     enabled: bool = True
     temperature: float = Field(0.01, gt=0.0, allow_inf_nan=True)
     min_pixels: int = Field(3000, ge=0)
-    min_crop_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    min_crop_ratio: float = Field(0.5, ge=0.0, description="DAFormer 0.5; HRDA 2.0 (1024 crops).")
     max_crop_tries: int = Field(10, gt=0)
 
     @field_validator("temperature")
@@ -166,6 +208,52 @@ class MixConfig(_Frozen):
     blur_prob: float = Field(0.5, ge=0.0, le=1.0)
 
 
+MaskMode = Literal["separate", "separateaug", "separatesrc", "separatesrcaug", "separatetrg", "separatetrgaug"]
+"""MIC's masked batch: target (trg), source (src), or source image 0 + target image 0 (separate);
+``aug``: colour jitter and blur before masking (spec: mic.md, Mask modes)."""
+
+
+class MICConfig(_Frozen):
+    """Masked Image Consistency, one more term of the UDA step (spec: mic.md). Off by default.
+
+    ``mask_block_size`` is in pixels of the training crop (64 for MIC(HRDA) at full resolution,
+    32 for MIC(DAFormer) at half). ``mask_alpha`` / ``mask_pseudo_threshold`` other than 'same'
+    build a separate EMA teacher; a threshold of None gives pseudo-label weight 1 (margins apply).
+    ``color_jitter_prob`` is the probability of APPLYING jitter (the reference's
+    ``color_jitter_probability=0.2`` is the skip threshold: 0.8 here).
+    """
+
+    enabled: bool = False
+    mask_mode: MaskMode = "separatetrgaug"
+    mask_ratio: float = Field(0.7, ge=0.0, le=1.0)
+    mask_block_size: int = Field(64, gt=0)
+    mask_lambda: float = Field(1.0, ge=0.0)
+    mask_alpha: Literal["same"] | float = "same"
+    mask_pseudo_threshold: Literal["same"] | float | None = "same"
+    color_jitter_prob: float = Field(0.8, ge=0.0, le=1.0)
+    color_jitter_strength: float = Field(0.2, ge=0.0)
+    blur_prob: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("mask_alpha")
+    @classmethod
+    def _alpha(cls, value: str | float) -> str | float:
+        if not isinstance(value, str) and not 0.0 <= value < 1.0:
+            raise ValueError(f"mask_alpha must be 'same' or in [0, 1), got {value}")
+        return value
+
+    @field_validator("mask_pseudo_threshold")
+    @classmethod
+    def _threshold(cls, value: str | float | None) -> str | float | None:
+        if isinstance(value, float | int) and not 0.0 < value < 1.0:
+            raise ValueError(f"mask_pseudo_threshold must be 'same', None or in (0, 1), got {value}")
+        return value
+
+    @property
+    def separate_teacher(self) -> bool:
+        """Whether MIC needs its own EMA teacher (extra memory; only the ablations do)."""
+        return self.mask_alpha != "same" or self.mask_pseudo_threshold != "same"
+
+
 class UDAConfig(_Frozen):
     """What is trained: source-only, DACS-style UDA, or the target-only oracle."""
 
@@ -175,6 +263,7 @@ class UDAConfig(_Frozen):
     rcs: RCSConfig = RCSConfig()
     fd: FDConfig = FDConfig()
     mix: MixConfig = MixConfig()
+    mic: MICConfig = MICConfig()
 
 
 REFERENCE_SCHEDULES: dict[str, dict[str, object]] = {
@@ -286,6 +375,7 @@ class TrainConfig(_Frozen):
                              f"contradicts it (use 'auto' or 'fp32')")
         if math.isinf(self.uda.rcs.temperature) and not self.uda.rcs.temperature > 0:
             raise ValueError("uda.rcs.temperature must be positive or inf")
+        _check_hrda_mic(self)
         return self
 
     @property
@@ -294,3 +384,20 @@ class TrainConfig(_Frozen):
         if self.data.source.kind == "synthia" and self.uda.mode != "target_only":
             return SYNTHIA_EVAL_CLASSES
         return tuple(range(self.model.num_classes))
+
+
+def _check_hrda_mic(cfg: TrainConfig) -> None:
+    """HRDA's detail crop fits the (sync) training crop; MIC outside UDA can only mask the source."""
+    hrda, crop, sync = cfg.model.hrda, cfg.data.crop_size, cfg.data.sync_crop_size
+    if sync is not None and (min(sync) <= 0 or any(s > c for s, c in zip(sync, crop, strict=True))):
+        raise ValueError(f"data.sync_crop_size {sync} must be positive and fit in data.crop_size {crop}")
+    crop = sync or crop
+    if hrda.enabled and any(h > c for h, c in zip(hrda.hr_crop_size, crop, strict=True)):
+        raise ValueError(f"model.hrda.hr_crop_size {hrda.hr_crop_size} must fit in the training crop {crop}")
+    mic = cfg.uda.mic
+    if mic.enabled and cfg.uda.mode != "uda" and mic.mask_mode not in ("separatesrc", "separatesrcaug"):
+        raise ValueError(f"uda.mic.mask_mode {mic.mask_mode!r} needs target images; with uda.mode "
+                         f"{cfg.uda.mode!r} use 'separatesrc' or 'separatesrcaug' (MIC's source-only study)")
+    if mic.enabled and mic.mask_mode in ("separate", "separateaug") and cfg.data.batch_size != 2:
+        raise ValueError("uda.mic.mask_mode 'separate' stacks source image 0 and target image 0: "
+                         "it needs data.batch_size 2")

@@ -20,6 +20,7 @@ from trainer.data import transforms as T
 from trainer.data.labels import IGNORE
 from trainer.data.layouts import Sample
 from trainer.data.photometric import PhotoMetricDistortion
+from trainer.data.pseudo_margins import attach, detach, margin_mask, pad_valid
 from trainer.data.rcs import RareClassSampler
 
 Batch = dict[str, torch.Tensor]
@@ -36,6 +37,7 @@ class CropSettings:
     cat_max_ratio: float = 1.0
     photometric: bool = False
     """mmseg's PhotoMetricDistortion after the flip (source-only / target-only pipelines)."""
+    pseudo_margins: tuple[int, int, int, int] | None = None
 
 
 def sample_rng(seed: int, stream: int, n: int, batch_size: int) -> np.random.Generator:
@@ -70,15 +72,21 @@ class CropDataset(Dataset[Batch]):
         img, label = T.resize(*_read(self.samples[index]), self.settings.resize)
         if label is None:
             label = np.full(img.shape[:2], IGNORE, dtype=np.uint8)
+        margins = self.settings.pseudo_margins  # HRDA v2: a validity mask cropped/flipped with the image
+        valid = None if margins is None else margin_mask(img.shape[:2], margins)
         box = self._crop_box(label, cls, rng)
         img, flipped = T.maybe_flip(
-            T.apply_box(img, box), T.apply_box(label, box), self.settings.flip_prob, rng
+            T.apply_box(img, box), T.apply_box(attach(label, valid), box), self.settings.flip_prob, rng
         )
         assert flipped is not None
+        flipped, valid = detach(flipped)
         if self.settings.photometric:
             img = _PHOTOMETRIC(img, rng)
         out_img, out_label = T.pad_to(T.normalize(img), np.ascontiguousarray(flipped), self.settings.crop)
-        return _to_tensors(out_img, out_label)
+        out = _to_tensors(out_img, out_label)
+        if valid is not None:
+            out["valid"] = torch.from_numpy(pad_valid(valid, self.settings.crop))
+        return out
 
     def _crop_box(self, label: np.ndarray, cls: int | None, rng: np.random.Generator) -> T.Box:
         """The class-ratio crop; with RCS, re-cropped until it holds enough of the sampled class."""

@@ -123,8 +123,9 @@ def _target_dataset(cfg: TrainConfig, stream: int, labels: bool) -> CropDataset:
     if labels:  # the oracle: the reference's target-only pipeline
         settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob, data.cat_max_ratio,
                                 photometric=photometric_distortion(cfg))
-    else:
-        settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob)
+    else:  # the unlabelled target: HRDA's pseudo-label margins travel with the crop
+        settings = CropSettings(data.target.resize, data.crop_size, data.flip_prob,
+                                pseudo_margins=cfg.uda.pseudo_label.crop_pseudo_margins)
     return CropDataset(samples, settings, cfg.run.seed, stream, data.batch_size)
 
 

@@ -21,8 +21,10 @@ from trainer.engine.runtime import resolve_device
 from trainer.evaluation import EvalResult, evaluate_segmentor
 from trainer.evaluation.evaluate import class_names, predict, summarise
 from trainer.evaluation.metrics import confusion_matrix
-from trainer.models import Segmentor, build_segmentor, load_segmentor_checkpoint
+from trainer.models import HRDASegmentor, Segmentor, build_segmentor, load_segmentor_checkpoint
 from trainer.models.checkpoint import read_checkpoint
+from trainer.models.hrda_checkpoint import load_hrda_checkpoint
+from trainer.models.network import hrda_from_config
 from trainer.optim.precision import autocast_dtype
 
 _OWN_KEYS = {"model": "student", "ema_model": "teacher"}
@@ -33,18 +35,24 @@ def load_network(
     path: str | Path,
     which: Literal["model", "ema_model"] = "model",
     allow_pickle: bool = False,
-) -> Segmentor:
-    """The network ``cfg.model`` describes, with the weights of ``which`` from ``path``."""
+) -> Segmentor | HRDASegmentor:
+    """The network ``cfg.model`` describes (HRDA-wrapped when ``model.hrda.enabled``), with the
+    weights of ``which`` from ``path``."""
     if which not in _OWN_KEYS:
         raise ValueError(f"--which must be 'model' or 'ema_model', got {which!r}")
     m = cfg.model
+    model: Segmentor | HRDASegmentor
     model = build_segmentor(m.encoder, m.decoder, m.num_classes, 0.0, m.decoder_channels, pretrained=None)
+    if m.hrda.enabled:
+        model = hrda_from_config(model, m.hrda)
     raw = read_checkpoint(path, allow_pickle)
     if raw.get("format") == FORMAT:
         state = raw["step"].get(_OWN_KEYS[which])
         if state is None:
             raise ValueError(f"{path} holds no {which} ({_OWN_KEYS[which]}): the run was not in uda mode")
         model.load_state_dict(state)
+    elif isinstance(model, HRDASegmentor):
+        load_hrda_checkpoint(model, path, prefix=which, strict=True, allow_pickle=allow_pickle)
     else:
         load_segmentor_checkpoint(model, path, prefix=which, strict=True, allow_pickle=allow_pickle)
     return model

@@ -38,7 +38,7 @@ from trainer.engine.history import EvalHistory
 from trainer.engine.reporting import CompositeReporter, JsonlReporter, Reporter
 from trainer.engine.runtime import resolve_device, seed_everything
 from trainer.evaluation import evaluate_segmentor
-from trainer.models import build_segmentor_from_config, save_segmentor_checkpoint
+from trainer.models import build_network_from_config, save_segmentor_checkpoint
 from trainer.uda import TrainingDiverged, UDAStep
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class _Loop:
         self.output_dir = Path(cfg.run.output_dir)
         self.device = resolve_device(cfg.run.device)
         seed_everything(cfg.run.seed)
-        self.step = UDAStep(cfg, build_segmentor_from_config(cfg.model), self.device)
+        self.step = UDAStep(cfg, build_network_from_config(cfg.model), self.device)
         self.start = 0
         self.history = EvalHistory()
         if state is not None:

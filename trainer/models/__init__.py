@@ -27,8 +27,11 @@ from trainer.models.checkpoint import (
 from trainer.models.daformer_head import DAFormerHead
 from trainer.models.encoder import Encoder
 from trainer.models.head_outputs import HeadOutput, LogitsWithAux, main_logits
+from trainer.models.hrda import HRDAOutput, HRDASegmentor, wrap_hrda
 from trainer.models.mix_transformer import MixVisionTransformer, create_mit
+from trainer.models.network import build_network_from_config
 from trainer.models.resnet import DilatedResNet
+from trainer.models.scale_attention_head import ScaleAttentionHead
 from trainer.models.segformer_head import SegFormerHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec
 
@@ -42,13 +45,17 @@ __all__ = [
     "Encoder",
     "HeadOutput",
     "LogitsWithAux",
+    "HRDAOutput",
+    "HRDASegmentor",
     "LoadReport",
     "MixVisionTransformer",
+    "ScaleAttentionHead",
     "SegFormerHead",
     "Segmentor",
     "SegmentorSpec",
     "build_decoder",
     "build_encoder",
+    "build_network_from_config",
     "build_segmentor",
     "build_segmentor_from_checkpoint",
     "build_segmentor_from_config",
@@ -58,4 +65,5 @@ __all__ = [
     "load_segmentor_checkpoint",
     "main_logits",
     "save_segmentor_checkpoint",
+    "wrap_hrda",
 ]

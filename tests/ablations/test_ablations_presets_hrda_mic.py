@@ -1,0 +1,67 @@
+"""HRDA's and MIC's presets: rows as the papers lay them out, published figures only where cited."""
+
+from __future__ import annotations
+
+from ablations.expand import expand
+from ablations.presets import list_presets, load_preset
+from trainer.config import TrainConfig
+
+
+def _row(name: str, variant: str, **sweep: object) -> TrainConfig:
+    for plan in expand(load_preset(name)):
+        if plan.variant == variant and plan.seed == 0 and all(plan.sweep[k] == v for k, v in sweep.items()):
+            return TrainConfig.model_validate(plan.config)
+    raise AssertionError(f"{name}: no row {variant} {sweep}")
+
+
+def test_grid_sizes_and_published_figures() -> None:
+    sizes = {i.name: i.n_trials for i in list_presets()}
+    assert sizes["hrda_components_gta"] == 6 * 3 and sizes["hrda_context_gta"] == 5 * 3
+    assert sizes["hrda_detail_gta"] == 5 * 3 and sizes["hrda_naive_gta"] == 3 * 3
+    assert sizes["hrda_detail_variants_gta"] == 4 * 3 and sizes["hrda_lambda_d_gta"] == 8 * 3
+    assert sizes["mic_components_gta"] == 5 * 3 and sizes["mic_mask_params_gta"] == 16 * 3
+    assert sizes["mic_where_gta"] == 3 * 3 and sizes["mic_supervised"] == 2 * 3
+    assert sizes["lineage_gta"] == sizes["lineage_synthia"] == 4 * 3
+    lineage = {"daformer": 68.3, "hrda": 73.8, "mic_daformer": 70.6, "mic_hrda": 75.9}
+    assert load_preset("lineage_gta").published == lineage
+    assert load_preset("lineage_synthia").published == {"daformer": 60.9, "hrda": 65.8}
+    assert load_preset("hrda_components_gta").published == {"hrda": 73.8}
+    assert load_preset("mic_components_gta").published == {"complete": 70.6}
+    for name in ("hrda_lambda_d_gta", "mic_where_gta", "mic_mask_params_gta", "mic_supervised"):
+        assert load_preset(name).published is None  # values not found: none invented
+
+
+def test_the_final_hrda_row_is_the_reference_config() -> None:
+    hrda = _row("hrda_components_gta", "hrda")
+    assert hrda.model.hrda.enabled and hrda.model.hrda.scales == (0.5, 1.0)
+    assert hrda.model.hrda.hr_crop_size == (512, 512)
+    assert hrda.model.hrda.hr_loss_weight == 0.1 and hrda.model.hrda.hr_slide_overlapping
+    assert hrda.data.crop_size == (1024, 1024) and hrda.data.source.resize == (2560, 1440)
+    assert hrda.data.target.resize == hrda.data.val_resize == (2048, 1024)
+    assert hrda.uda.pseudo_label.crop_pseudo_margins == (30, 240, 30, 30)
+    assert (hrda.uda.pseudo_label.crop_top, hrda.uda.pseudo_label.crop_bottom) == (0, 0)
+    assert hrda.uda.rcs.min_crop_ratio == 2.0
+    assert (hrda.run.eval_mode, hrda.run.slide_crop, hrda.run.slide_stride) == ("slide", (1024, 1024), (512, 512))
+    assert _row("hrda_detail_gta", "lr1.0+hr0.5") == hrda  # the same trial in every table
+    plain = _row("hrda_components_gta", "lr1.0")
+    assert plain == TrainConfig.model_validate({"model": {"pretrained": "pretrained/mit_b5.pth"}})
+    fixed = _row("hrda_components_gta", "fixed_att").model.hrda
+    assert fixed.fixed_attention == 0.5 and not fixed.hr_slide_overlapping and fixed.hr_loss_weight == 0.0
+    context = _row("hrda_context_gta", "lr0.5+hr0.5")
+    assert context.data.sync_crop_size == (512, 512) and context.model.hrda.lr_loss_weight == 0.1
+
+
+def test_mic_rows() -> None:
+    mic_hrda, mic_daformer = _row("lineage_gta", "mic_hrda"), _row("lineage_gta", "mic_daformer")
+    assert mic_hrda.model.hrda.enabled and mic_hrda.uda.mic.enabled and mic_hrda.uda.mic.mask_block_size == 64
+    assert not mic_daformer.model.hrda.enabled and mic_daformer.uda.mic.mask_block_size == 32
+    assert mic_daformer.uda.mic.mask_ratio == 0.7 and mic_daformer.uda.mic.mask_mode == "separatetrgaug"
+    assert _row("mic_components_gta", "complete") == mic_daformer
+    assert _row("mic_components_gta", "no_ema_teacher").uda.mic.mask_alpha == 0.0
+    assert _row("mic_components_gta", "no_confidence").uda.mic.mask_pseudo_threshold is None
+    assert _row("mic_where_gta", "both").uda.mic.mask_mode == "separateaug"
+    assert _row("mic_mask_params_gta", "mic", **{"uda.mic.mask_block_size": 128}).uda.mic.mask_block_size == 128
+    supervised = _row("mic_supervised", "supervised+mic")
+    assert supervised.uda.mode == "target_only" and supervised.uda.mic.mask_mode == "separatesrc"
+    synthia = _row("lineage_synthia", "mic_hrda")
+    assert synthia.data.source.kind == "synthia" and synthia.data.source.resize == (2560, 1520)

@@ -1,0 +1,46 @@
+"""HRDA's scale-attention head (spec: hrda.md, "Multi-resolution segmentor", step 4).
+
+A DAFormer-style head with its own weights over the CONTEXT features: each encoder level embedded
+by a Linear to 256, resized to stride 4, concatenated (1024), fused by ONE 1x1 ConvBNReLU to 256
+(the reference swaps DAFormer's ASPP for a 1x1 'conv' fusion in the attention head), Dropout2d
+0.1, and a 1x1 classifier to K channels (class-wise) or 1 (the "single attention" ablation). The
+head returns logits; the segmentor applies the sigmoid. Module names equal the reference's
+``decode_head.scale_attention.*`` keys. With 19 classes and MiT-B1..B5 widths: 530,707 parameters
+(263,168 embeddings + 262,656 fusion + 4,883 classifier).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainer.models.head_layers import ConvBNReLU, LinearEmbed, init_classifier
+
+
+class ScaleAttentionHead(nn.Module):
+    """Embed -> resize to stride 4 -> concat -> 1x1 ConvBNReLU -> dropout -> 1x1 conv (attention logits)."""
+
+    def __init__(
+        self, in_channels: Sequence[int], out_channels: int, channels: int = 256, dropout_ratio: float = 0.1
+    ) -> None:
+        super().__init__()
+        self.in_channels = tuple(in_channels)
+        self.embed_layers = nn.ModuleDict({str(i): LinearEmbed(c, channels) for i, c in enumerate(in_channels)})
+        self.fuse_layer = ConvBNReLU(len(self.in_channels) * channels, channels, 1)
+        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
+        self.conv_seg = nn.Conv2d(channels, out_channels, kernel_size=1)
+        init_classifier(self.conv_seg)
+
+    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        size = features[0].shape[2:]  # stride 4
+        embedded = []
+        for i, feature in enumerate(features):
+            x = self.embed_layers[str(i)](feature)  # (B, channels, h_i, w_i)
+            if x.shape[2:] != size:
+                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            embedded.append(x)
+        x = self.fuse_layer(torch.cat(embedded, dim=1))  # (B, channels, H/4, W/4)
+        return self.conv_seg(self.dropout(x))  # (B, K or 1, H/4, W/4)
