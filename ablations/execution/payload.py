@@ -20,6 +20,7 @@ class TrialPayload:
 
     ``trial_id`` is the service's id (Tune has its own). ``mlflow_run_id`` is created by the
     dispatcher before the trial starts, so a retried or resumed trial logs into the same run.
+    Payloads are plain data; a field added later gets a default, so restored Tune state still loads.
     """
 
     trial_id: int
@@ -28,6 +29,10 @@ class TrialPayload:
     mlflow_tracking_uri: str | None = None
     mlflow_run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    outputs_dir: str | None = None
+    """Where the final and best weights and the metrics log are kept when MLflow did not get them
+    (the trainer works in a scratch folder that is deleted with the trial): the service's replay
+    uploads them from there once MLflow is back. On the storage path, so shared with the driver."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

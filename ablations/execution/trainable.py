@@ -39,11 +39,12 @@ class TuneReporter:
     handed to Tune as a directory holding just that file, which Tune persists to its storage.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, work: Path | None = None, outputs_dir: str | None = None) -> None:
         from ray import tune
 
         self._tune = tune
         self._last_losses: dict[str, float] = {}
+        self._work, self._outputs_dir = work, outputs_dir
 
     def on_train(self, step: int, losses: dict[str, float]) -> None:
         self._last_losses = dict(losses)
@@ -67,7 +68,11 @@ class TuneReporter:
             shutil.rmtree(staging, ignore_errors=True)
 
     def on_end(self, summary: dict[str, Any]) -> None:
-        self._tune.report({"kind": "end", "step": summary.get("final_step"), "summary": _plain(summary)})
+        """The summary, its files named where `keep_outputs` keeps them (the scratch folder goes)."""
+        kept = _plain(summary)
+        if self._work is not None and self._outputs_dir is not None:
+            kept = {key: kept_path(value, self._work, self._outputs_dir) for key, value in kept.items()}
+        self._tune.report({"kind": "end", "step": summary.get("final_step"), "summary": kept})
 
     def should_stop(self) -> bool:
         return False
@@ -90,6 +95,32 @@ class MlflowReporterFactory:
         from ablations.tracking import MlflowReporter, make_client
 
         return MlflowReporter(make_client(payload.mlflow_tracking_uri), payload.mlflow_run_id)
+
+
+KEPT_OUTPUTS = ("model_final.pt", "model_best.pt", "metrics.jsonl")
+"""What a trial's MLflow run carries (weights and the metrics log), kept when MLflow did not get it."""
+
+
+def kept_path(value: Any, work: Path, outputs_dir: str) -> Any:
+    """``value`` as the outputs folder names it, when it is one of the files `keep_outputs` keeps."""
+    if isinstance(value, str) and Path(value).parent == work and Path(value).name in KEPT_OUTPUTS:
+        return str(Path(outputs_dir) / Path(value).name)
+    return value
+
+
+def keep_outputs(work: Path, payload: TrialPayload, reporters: Sequence[Any]) -> list[Path]:
+    """Move the final/best weights and the metrics log out of the scratch folder into the payload's
+    outputs folder, unless an MLflow reporter got them all: the service's tracking replay uploads
+    them from there once MLflow is back (its records name these paths)."""
+    if payload.outputs_dir is None or any(getattr(r, "complete", False) for r in reporters):
+        return []
+    target = Path(payload.outputs_dir)
+    kept = []
+    for name in KEPT_OUTPUTS:
+        if (work / name).is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            kept.append(Path(shutil.move(str(work / name), str(target / name))))
+    return kept
 
 
 def scratch_dir(experiment_name: str, trial_id: str) -> Path:
@@ -120,6 +151,7 @@ def run_trial(config: dict[str, Any], reporter_factories: Sequence[ReporterFacto
     extra = [r for r in (factory(payload) for factory in reporter_factories) if r is not None]
     try:
         _train(payload, work, extra)
+        keep_outputs(work, payload, extra)
     except Exception as exc:
         for r in extra:  # mark the tracking run failed; a retried attempt reopens the same run
             close = getattr(r, "close", None)
@@ -144,7 +176,7 @@ def _train(payload: TrialPayload, work: Path, extra: Sequence[Any]) -> None:
     resolved = dict(payload.train_config)
     resolved["run"] = {**resolved.get("run", {}), "output_dir": str(work)}
     cfg = config_from_dict(resolved)
-    reporter = CompositeReporter([TuneReporter(), *extra])
+    reporter = CompositeReporter([TuneReporter(work, payload.outputs_dir), *extra])
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         train(cfg, reporter=reporter)

@@ -69,6 +69,8 @@ class MlflowReporter:
         self._latest_train_buffered = False
         self._checkpoints: dict[int, str] = {}
         self._ended = False
+        self.complete = False
+        """True once the end went through: every metric sent, the files uploaded, the run ended."""
 
     @property
     def run_id(self) -> str:
@@ -126,14 +128,15 @@ class MlflowReporter:
         deadline = time.monotonic() + self._end_timeout_s
         final_metrics = self._take_train_buffer() + self._summary_metrics(summary)
         self.sender.submit(final_metrics)
-        if not self.sender.drain(max(deadline - time.monotonic(), 0.0)):
+        complete = self.sender.drain(max(deadline - time.monotonic(), 0.0))
+        if not complete:
             logger.warning(
                 "MLflow run %s: %d metrics could not be sent before the trial ended",
                 self._run_id,
                 self.sender.pending,
             )
         for path, artifact_dir in self._artifacts(summary):
-            self._call_until(
+            complete &= self._call_until(
                 deadline, f"upload {path}", self._client.log_artifact, self._run_id, path, artifact_dir
             )
         if "best_step" in summary and summary["best_step"] is not None:
@@ -145,13 +148,14 @@ class MlflowReporter:
                 "best_step",
                 str(summary["best_step"]),
             )
-        self._call_until(
+        complete &= self._call_until(
             deadline,
             f"mark {status}",
             self._client.set_terminated,
             self._run_id,
             RunStatus.to_string(RunStatus.from_string(status)),
         )
+        self.complete = complete
 
     def _artifacts(self, summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(local file, artifact folder) pairs that exist on disk: final and best checkpoints, metrics log."""

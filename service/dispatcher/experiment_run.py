@@ -84,10 +84,12 @@ def resolve_paths(config: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
-def _payloads(rows: list[Trial], tracking_uri: str | None) -> list[TrialPayload]:
+def _payloads(rows: list[Trial], tracking_uri: str | None, outputs_root: Path) -> list[TrialPayload]:
+    """Each trial's payload; ``outputs_root / <trial id>`` keeps what MLflow did not get."""
     return [
         TrialPayload(trial_id=t.id, name=t.name, train_config=resolve_paths(t.config, Path.cwd()),
-                     mlflow_tracking_uri=tracking_uri if t.mlflow_run_id else None, mlflow_run_id=t.mlflow_run_id)
+                     mlflow_tracking_uri=tracking_uri if t.mlflow_run_id else None, mlflow_run_id=t.mlflow_run_id,
+                     outputs_dir=str(outputs_root / str(t.id)))
         for t in rows
     ]
 
@@ -132,7 +134,8 @@ def prepare(sink: DatabaseTrialSink, settings: Settings, experiment_id: int,
     open_mlflow_runs(sink, settings, experiment_id)
     with sink.transaction() as session:
         pending = [t for t in trials.list_trials(session, experiment_id) if t.status not in TERMINAL]
-        return name, restore, _payloads(list(pending), settings.mlflow_tracking_uri), spec
+        outputs_root = (Path(settings.storage_path) / name / "outputs").resolve()
+        return name, restore, _payloads(list(pending), settings.mlflow_tracking_uri, outputs_root), spec
 
 
 def settle(sink: DatabaseTrialSink, experiment_id: int) -> ExperimentStatus:
