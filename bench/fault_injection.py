@@ -11,7 +11,8 @@ server, SQLite), on a tiny synthetic benchmark (MiT-B0, 64x64 crops), and in ord
 5. the API is killed (kill -9) and restarted;
 
 then it waits until the experiment has ended and its tracking is complete, and counts: every
-metric point the database holds in MLflow exactly once, every run ended, the storage size.
+metric point the database holds in MLflow exactly once, every run ended, the storage size within the
+experiment's disk budget (its estimated peak).
 
     .venv/bin/python bench/fault_injection.py            # about 8 minutes on 2 CPU cores
     .venv/bin/python bench/fault_injection.py --iterations 200 --keep /tmp/faults
@@ -152,7 +153,8 @@ def runner_of(dispatcher: subprocess.Popen[bytes]) -> psutil.Process | None:
 def kill_during_checkpoint_write(dispatcher: subprocess.Popen[bytes], storage: Path, timeout_s: float) -> str:
     """kill -9 the dispatcher while its trial writes a resume checkpoint (``iter_*.pt.tmp`` in the
     trial's ``train/checkpoints``: in the Ray session's trial folder, or in the Tune storage)."""
-    patterns = [f"/tmp/ray/session_*_{dispatcher.pid}/artifacts/*/*/*/*/train/checkpoints/iter_*.pt.tmp",
+    patterns = [f"{tempfile.gettempdir()}/ablate-trials/*/*/checkpoints/iter_*.pt.tmp",  # the trial's scratch
+                f"/tmp/ray/session_*_{dispatcher.pid}/artifacts/*/*/*/*/train/checkpoints/iter_*.pt.tmp",
                 f"{storage}/*/*/train/checkpoints/iter_*.pt.tmp"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -284,9 +286,14 @@ def run(root: Path, iterations: int) -> int:
         counts = mlflow_counts(stack.mlflow_url, experiment, trials, details)
         sizes = {"Tune storage": folder_bytes(root / "tune"), "MLflow store + artifacts": folder_bytes(root / "mlflow"),
                  "service database": sum(folder_bytes(p) for p in root.glob("ablate.db*"))}
+        budget = (experiment.get("disk") or {}).get("estimated_peak_bytes")
+        within = budget is not None and sizes["Tune storage"] <= budget
+        facts["disk budget (estimated peak of the resume checkpoints)"] = (
+            f"{budget / 1e6:.2f} MB, Tune storage within it: {'yes' if within else 'NO'}" if budget else "none")
         report(experiment, trials, facts, counts, sizes, time.monotonic() - started)
         ok = (experiment["status"] == "succeeded" and not counts["missing"] and counts["duplicates"] == 0
-              and counts["logged"] == counts["expected"] and set(counts["run_statuses"]) == {"FINISHED"})
+              and counts["logged"] == counts["expected"] and set(counts["run_statuses"]) == {"FINISHED"}
+              and within)
         return 0 if ok else 1
     finally:
         steps.close()
