@@ -149,6 +149,16 @@ class WaitingWatch(Callback):
             except Exception:  # a bookkeeping failure never stops the run
                 log.exception("could not write the waiting notice")
 
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """Nothing waits any more: put the idle message back (the last check may be up to
+        ``interval_s`` old, taken while a trial still waited)."""
+        if self._said != self.idle_message:
+            try:
+                self.notify(self.idle_message)
+                self._said = self.idle_message
+            except Exception:  # a bookkeeping failure never stops the run
+                log.exception("could not write the idle notice")
+
     def _message(self, pending: int) -> str:
         import ray
 
