@@ -12,7 +12,8 @@ from ablations.spec import SpecError
 from trainer.config import TrainConfig
 
 PAPER_TABLES = ("strategies", "rcs_temperature", "feature_distance", "architecture", "encoder", "decoder")
-ALL_PRESETS = sorted([f"{t}_{b}" for t in PAPER_TABLES for b in ("gta", "synthia")] + ["quickstart", "synthetic_gap"])
+SYNTHETIC_PRESETS = ["quickstart", "synthetic_gap", "synthetic_strategies"]
+ALL_PRESETS = sorted([f"{t}_{b}" for t in PAPER_TABLES for b in ("gta", "synthia")] + SYNTHETIC_PRESETS)
 
 
 def _row(name: str, variant: str, **sweep: object) -> TrainConfig:
@@ -44,6 +45,7 @@ def test_grid_sizes() -> None:
     assert sizes["decoder_gta"] == 3 * 2 * 3
     assert sizes["quickstart"] == 3
     assert sizes["synthetic_gap"] == 9  # source-only, UDA, oracle x 3 seeds
+    assert sizes["synthetic_strategies"] == 18  # 6 rows x 3 seeds
 
 
 def test_strategies_rows_follow_the_paper() -> None:
@@ -115,7 +117,7 @@ def test_quickstart_is_small() -> None:
     cfg = _row("quickstart", "daformer")
     assert (cfg.model.encoder, cfg.model.pretrained, cfg.run.iterations, cfg.run.precision) == (
         "mit_b0",
-        None,
+        "data/pretrained/mit_b0_standin.pth",
         300,
         "fp32",
     )
