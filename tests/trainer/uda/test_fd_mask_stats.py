@@ -31,3 +31,30 @@ def test_a_batch_is_empty_only_when_every_image_is() -> None:
     batch = torch.stack([LABEL[0], torch.full((4, 4), 1)])  # image 2: all class 1
     share, empty = fd_mask_stats(batch, (2, 2), 3, [2], 0.75)
     assert share.item() == pytest.approx(1 / 8) and empty.item() == 0.0
+
+
+def test_the_uda_step_logs_the_mask_diagnostics_with_fd() -> None:
+    from trainer.config import load_config
+    from trainer.models import build_segmentor_from_config
+    from trainer.uda.step import UDAStep
+
+    torch.manual_seed(0)
+    cfg = load_config(
+        None,
+        [
+            "model.encoder=mit_b0",
+            "model.decoder_channels=32",
+            "run.device=cpu",
+            "optim.warmup_iters=1",
+            "run.iterations=2",
+        ],
+    )
+    step = UDAStep(cfg, build_segmentor_from_config(cfg.model), torch.device("cpu"))
+    label = torch.zeros(2, 64, 64, dtype=torch.long)  # road; 2x2 stride-32 cells per image
+    label[0, :32, :32] = 13  # one car cell of the batch's 8
+    losses = step(0, {"img": torch.randn(2, 3, 64, 64), "label": label}, {"img": torch.randn(2, 3, 64, 64)})
+    assert losses["fd_mask_share"].item() == pytest.approx(1 / 8) and losses["fd_mask_empty"].item() == 0.0
+    losses = step(
+        1, {"img": torch.randn(2, 3, 64, 64), "label": torch.zeros_like(label)}, {"img": torch.randn(2, 3, 64, 64)}
+    )
+    assert losses["fd_mask_empty"].item() == 1.0 and losses["fd"].item() == 0.0
