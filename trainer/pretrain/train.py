@@ -32,9 +32,9 @@ from trainer.pretrain.classifier import MiTClassifier, to_reference_state
 @dataclass(frozen=True)
 class PretrainConfig:
     encoder: str = "mit_b0"
-    steps: int = 300
+    steps: int = 1200
     batch_size: int = 32
-    pool: int = 2048
+    pool: int = 4096
     """Training samples generated once and cycled through (with flips and shifts)."""
     heldout: int = 480
     lr: float = 1e-3
