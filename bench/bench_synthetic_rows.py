@@ -59,6 +59,10 @@ def _diagnostics(run_dir: Path) -> dict[str, float]:
     return out
 
 
+def _p(value: float | None) -> str:
+    return "—" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
 def _cell(values: list[float], digits: int = 2) -> str:
     return f"{fmean(values):.{digits}f}" if values else "—"
 
@@ -85,7 +89,7 @@ def table(rows: dict[str, list[dict[str, float]]], baseline: str) -> str:
             ]
         )
         lines.append(
-            f"| {name} | {fmean(mious):.1f}{std} (n={stats.n}) | {delta} | {'—' if p is None else f'{p:.3f}'} "
+            f"| {name} | {fmean(mious):.1f}{std} (n={stats.n}) | {delta} | {_p(p)} "
             f"| {_cell([d['fd_mask_empty'] for d in runs if 'fd_mask_empty' in d])} "
             f"| {_cell([d['fd_mask_share'] for d in runs if 'fd_mask_share' in d], 3)} | {pl} |"
         )
