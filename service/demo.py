@@ -27,6 +27,8 @@ import httpx
 
 STATE = Path(".ablate")
 DATA = Path("data/synthetic")
+PRETRAINED = Path("data/pretrained/mit_b0_standin.pth")
+"""The synthetic presets' encoder weights (``model.pretrained``), pretrained on the ImageNet stand-in."""
 
 
 def say(text: str) -> None:
@@ -49,6 +51,15 @@ def ensure_data() -> None:
         return
     say(f"synthetic benchmark: generating {DATA} (about 20 s)")
     subprocess.run([sys.executable, "-m", "trainer.data.synthetic", str(DATA), "--workers", "2"], check=True)
+
+
+def ensure_pretrained() -> None:
+    """Pretrain the demo's MiT-B0 on the ImageNet stand-in once (``python -m trainer.pretrain``), cached."""
+    if PRETRAINED.is_file():
+        say(f"pretrained encoder: reusing {PRETRAINED}")
+        return
+    say(f"pretrained encoder: MiT-B0 on the ImageNet stand-in -> {PRETRAINED} (a few minutes, once)")
+    subprocess.run([sys.executable, "-m", "trainer.pretrain", str(PRETRAINED)], check=True)
 
 
 def _token() -> str:
@@ -122,6 +133,7 @@ def run(preset: str, stay: bool) -> int:
     from service.watch import watch
 
     ensure_data()
+    ensure_pretrained()
     token = _token()
     api_port, mlflow_port = _port(8000), _port(5000)
     api_url, mlflow_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{mlflow_port}"

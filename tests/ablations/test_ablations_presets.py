@@ -21,9 +21,10 @@ PAPER_TABLES = {
     "table6_daformer_synthia": "Table 6",
     "table7_decoders": "Table 7",
 }
+SYNTHETIC_PRESETS = ["quickstart", "synthetic_gap", "synthetic_strategies"]
 EXTENSIONS = [f"{t}_{b}" for t in ("strategies", "rcs_temperature", "feature_distance") for b in ("gta", "synthia")]
 ALL_PRESETS = sorted(
-    [*PAPER_TABLES, *EXTENSIONS, "further_datasets_acdc", "further_datasets_darkzurich", "quickstart", "synthetic_gap"]
+    [*PAPER_TABLES, *EXTENSIONS, "further_datasets_acdc", "further_datasets_darkzurich", *SYNTHETIC_PRESETS]
 )
 # HRDA's and MIC's tables and the method lineage (test_ablations_presets_hrda_mic.py)
 ALL_PRESETS = sorted(ALL_PRESETS + [
@@ -69,6 +70,7 @@ def test_grid_sizes() -> None:
     assert sizes["feature_distance_gta"] == 2 * 3 * 3
     assert sizes["quickstart"] == 3
     assert sizes["synthetic_gap"] == 9  # source-only, UDA, oracle x 3 seeds
+    assert sizes["synthetic_strategies"] == 18  # 6 rows x 3 seeds
 
 
 def _hashes(name: str) -> dict[str, str]:
@@ -193,7 +195,7 @@ def test_quickstart_is_small() -> None:
     cfg = _row("quickstart", "daformer")
     assert (cfg.model.encoder, cfg.model.pretrained, cfg.run.iterations, cfg.run.precision) == (
         "mit_b0",
-        None,
+        "data/pretrained/mit_b0_standin.pth",
         300,
         "fp32",
     )

@@ -81,3 +81,19 @@ def feature_distance_loss(
             "encoder's last stride (32 for MiT, 8 for ResNet-V1c/ResNeSt)"
         )
     return masked_feature_distance(student_feat, frozen_feat, fd_mask(small, classes))
+
+
+def fd_mask_stats(
+    label: torch.Tensor, feature_hw: tuple[int, int], num_classes: int, classes: Sequence[int], scale_min_ratio: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Diagnostic of the thing mask FD would use: (share of masked cells, 1.0 if the batch has none).
+
+    Same downscaling and mask as ``feature_distance_loss`` (recomputed here, so that the loss path stays
+    exactly as it is); an empty mask makes L_FD exactly 0, the reason this is logged (``fd_mask_empty``).
+    """
+    scale = label.shape[-1] // feature_hw[1]
+    small = downscale_label_ratio(label, scale, scale_min_ratio, num_classes)
+    mask = fd_mask(small, classes)
+    assert mask is not None  # classes is a sequence
+    share = mask.float().mean()
+    return share, (share == 0).float()

@@ -24,7 +24,7 @@ from trainer.optim.precision import apply_numerics, autocast, autocast_dtype
 from trainer.uda.augment import strong_augment
 from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
-from trainer.uda.feature_distance import feature_distance_loss
+from trainer.uda.feature_distance import fd_mask_stats, feature_distance_loss
 from trainer.uda.hrda_losses import HRDALoss, hrda_loss
 from trainer.uda.losses import decode_cross_entropy, upsample_logits
 from trainer.uda.mic import MaskedImageConsistency
@@ -71,6 +71,8 @@ class UDAStep:
         self.generator = torch.Generator().manual_seed(cfg.run.seed + GENERATOR_SEED_OFFSET)
         self.mic = self._build_mic() if cfg.uda.mic.enabled else None
         self._run = _compiled_calls(self, cfg.run.compile)
+        self.fd_stats: dict[str, torch.Tensor] = {}
+        """The latest step's FD mask diagnostics (``fd_diagnostics``), logged with the losses."""
 
     # ---- the iteration -------------------------------------------------------------------------
     def __call__(
@@ -92,6 +94,7 @@ class UDAStep:
         total = src_ce.detach() + fd.detach()
         if self.use_fd:
             losses["fd"] = fd.detach()
+            losses.update(self.fd_stats)
         target: TargetBatch | None = None
         if self.uda:
             if unlabelled is None:
@@ -140,7 +143,21 @@ class UDAStep:
         fd = feature_distance_loss(
             student_last, frozen_last, label, self.cfg.model.num_classes, classes, fd_cfg.scale_min_ratio
         )
+        self.fd_stats = self.fd_diagnostics(label, (student_last.shape[-2], student_last.shape[-1]))
         return src_ce, fd_cfg.fd_lambda * fd
+
+    @torch.no_grad()
+    def fd_diagnostics(self, label: torch.Tensor, grid: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """``fd_mask_share`` (cells FD's thing mask keeps) and ``fd_mask_empty`` (1: L_FD is 0 this step).
+
+        Logged only; nothing trains on them. "All classes" FD has no mask, hence nothing to log."""
+        fd_cfg = self.cfg.uda.fd
+        if fd_cfg.classes != "things":
+            return {}
+        share, empty = fd_mask_stats(
+            label, grid, self.cfg.model.num_classes, fd_cfg.thing_classes, fd_cfg.scale_min_ratio
+        )
+        return {"fd_mask_share": share, "fd_mask_empty": empty}
 
     @torch.no_grad()
     def pseudo_label(self, tgt_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
