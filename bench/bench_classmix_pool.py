@@ -33,7 +33,6 @@ from trainer.data import build_train_streams
 from trainer.engine.loop import train
 from trainer.uda.classmix import class_masks
 
-
 RANDOM_INIT = {"model": {"pretrained": None}, "uda": {"ema": {"alpha": 0.999}},
                "optim": {"lr": 1.0e-3, "warmup_iters": 50}}
 """The settings this comparison was measured with: the synthetic_gap preset as it was before the
