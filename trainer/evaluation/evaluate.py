@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from trainer.config import CITYSCAPES_CLASSES
 from trainer.evaluation.metrics import confusion_matrix, iou_per_class, mean_iou
-from trainer.models import Segmentor
+from trainer.models import HRDASegmentor, Segmentor
 from trainer.optim.precision import autocast
 
 
@@ -51,7 +51,7 @@ def summarise(confusion: torch.Tensor, eval_classes: Sequence[int]) -> EvalResul
 
 @torch.no_grad()
 def predict(
-    model: Segmentor,
+    model: Segmentor | HRDASegmentor,
     img: torch.Tensor,
     size: tuple[int, int],
     mode: Literal["whole", "slide"] = "whole",
@@ -69,7 +69,7 @@ def predict(
 
 
 def evaluate_segmentor(
-    model: Segmentor,
+    model: Segmentor | HRDASegmentor,
     loader: Iterable[Mapping[str, torch.Tensor]],
     device: torch.device,
     eval_classes: Sequence[int],

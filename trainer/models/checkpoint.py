@@ -24,7 +24,7 @@ import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -33,6 +33,9 @@ from trainer.models.encoder_keys import check_encoder_architecture, convert_enco
 from trainer.models.mix_transformer import MixVisionTransformer
 from trainer.models.resnet import DilatedResNet
 from trainer.models.segmentor import Segmentor, SegmentorSpec
+
+if TYPE_CHECKING:
+    from trainer.models.hrda import HRDASegmentor
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +227,7 @@ def load_checkpoint_into(
 
 
 def save_segmentor_checkpoint(
-    segmentor: Segmentor, path: str | Path, extra: Mapping[str, Any] | None = None
+    segmentor: Segmentor | HRDASegmentor, path: str | Path, extra: Mapping[str, Any] | None = None
 ) -> None:
     """Write weights plus the spec that rebuilds them; written to a temporary file then renamed (atomic)."""
     path = Path(path)

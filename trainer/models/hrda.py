@@ -15,6 +15,7 @@ attention head; the reference names them ``backbone.*``, ``decode_head.head.*`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainer.models.encoder import stage_channels
 from trainer.models.scale_attention_head import ScaleAttentionHead
 from trainer.models.segmentor import Segmentor, SegmentorSpec, _window_origins
 
@@ -135,7 +137,7 @@ class HRDASegmentor(nn.Module):
         self.scale_attention = scale_attention
         self.spec: SegmentorSpec = base.spec
         self.context_scale = context_scale
-        self.hr_crop_size = tuple(hr_crop_size)
+        self.hr_crop_size: tuple[int, int] = (int(hr_crop_size[0]), int(hr_crop_size[1]))
         self.crop_coord_divisible = crop_coord_divisible
         self.fixed_attention = fixed_attention
         self.hr_slide_inference = hr_slide_inference
@@ -256,7 +258,7 @@ def wrap_hrda(
     """An ``HRDASegmentor`` around ``base`` with a new scale-attention head (none for a fixed value)."""
     attention = None
     if fixed_attention is None:
-        in_channels = getattr(base.decoder, "in_channels", None) or base.encoder.embed_dims
+        in_channels: Sequence[int] = getattr(base.decoder, "in_channels", None) or stage_channels(base.encoder)
         out = base.num_classes if attention_classwise else 1
         attention = ScaleAttentionHead(in_channels, out, channels=attention_channels)
     return HRDASegmentor(

@@ -37,7 +37,7 @@ class MaskedImageConsistency:
         self.cfg = cfg
         self.alpha = host_alpha if cfg.mask_alpha == "same" else float(cfg.mask_alpha)
         threshold = cfg.mask_pseudo_threshold
-        self.threshold: float | None = host_threshold if threshold == "same" else threshold  # type: ignore[assignment]
+        self.threshold: float | None = host_threshold if threshold == "same" else threshold
         # MIC's augmentation draws blur whatever the host's blur flag says (the reference draws it always)
         self.augmentation = MixConfig(
             color_jitter_prob=cfg.color_jitter_prob,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
@@ -185,7 +185,7 @@ class UDAStep:
         The mixed weight is a new tensor: ``tgt_weight`` itself stays the unmixed weight MIC uses.
         """
         if self.cfg.uda.mix.enabled:
-            pool = "batch" if self.cfg.run.numerics == "reference" else "image"
+            pool: Literal["image", "batch"] = "batch" if self.cfg.run.numerics == "reference" else "image"
             masks = class_masks(src_lbl, self.generator, pool=pool).to(self.device)
             mixed_img = mix(masks, src_img.float(), tgt_img.float())
             mixed_lbl = mix(masks, src_lbl, pseudo_lbl)

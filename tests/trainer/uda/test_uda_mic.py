@@ -126,5 +126,5 @@ def test_total_is_the_sum_of_four_terms() -> None:
     terms = losses["src_ce"] + losses["fd"] + losses["mix_ce"] + losses["mic_ce"]
     assert losses["total"].item() == pytest.approx(terms.item(), rel=1e-6)
     plain = UDAStep(tiny_config(), tiny_segmentor(), torch.device("cpu"))
-    keys = {"src_ce", "fd", "mix_ce", "pseudo_confidence", "total", "lr"}
+    keys = {"src_ce", "fd", "fd_mask_share", "fd_mask_empty", "mix_ce", "pseudo_confidence", "total", "lr"}
     assert plain.mic is None and set(plain(0, src, tgt)) == keys
