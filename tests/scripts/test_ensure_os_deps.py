@@ -72,6 +72,8 @@ def test_unknown_dependency_is_refused(tmp_path: Path) -> None:
 
 
 def test_make_test_checks_the_os_first_and_ci_calls_it() -> None:
-    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # not a sub-make
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "test"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=30, env=env)
     assert dry.stdout.splitlines()[0] == "scripts/ensure-os-deps.sh postgresql chromium"
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
