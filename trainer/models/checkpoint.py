@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,10 +193,25 @@ def load_segmentor_checkpoint(
     allow_pickle: bool = False,
 ) -> LoadReport:
     """Load a whole segmentor from an mmseg, a reference UDA (``prefix``) or our own checkpoint."""
+    state = checked_segmentor_state(
+        segmentor, path, prefix, allow_pickle, lambda raw: to_segmentor_keys(raw, segmentor)
+    )
+    return _load(segmentor, state, strict, path)
+
+
+def checked_segmentor_state(
+    segmentor: Segmentor | HRDASegmentor,
+    path: str | Path,
+    prefix: str,
+    allow_pickle: bool,
+    to_ours: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+) -> dict[str, torch.Tensor]:
+    """The file's state in our key names (``to_ours``), refused when it is another network: another
+    spec (our format), another encoder size or family, or the weights of another decoder head."""
     raw = read_checkpoint(path, allow_pickle)
     if raw.get("format") == OWN_FORMAT:
         _check_spec(_spec_from_meta(raw, path), segmentor.spec, path)
-    state = to_segmentor_keys(extract_state_dict(raw, path, prefix), segmentor)
+    state = to_ours(extract_state_dict(raw, path, prefix))
     encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
     check_encoder_architecture(segmentor.encoder, encoder_state, path)
     decoder_keys = {key for key in state if key.startswith("decoder.")}
@@ -207,7 +222,7 @@ def load_segmentor_checkpoint(
             f"{path} holds decoder weights of another head (e.g. {sorted(decoder_keys)[0]}); the model's "
             f"decoder is {type(segmentor.decoder).__name__} ({segmentor.spec.decoder})"
         )
-    return _load(segmentor, state, strict, path)
+    return state
 
 
 def load_checkpoint_into(

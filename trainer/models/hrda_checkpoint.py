@@ -16,14 +16,9 @@ from pathlib import Path
 import torch
 
 from trainer.models.checkpoint import (
-    OWN_FORMAT,
     LoadReport,
-    _check_spec,
     _load,
-    _spec_from_meta,
-    check_encoder_architecture,
-    extract_state_dict,
-    read_checkpoint,
+    checked_segmentor_state,
     to_segmentor_keys,
 )
 from trainer.models.hrda import HRDASegmentor
@@ -57,12 +52,7 @@ def load_hrda_checkpoint(
     allow_pickle: bool = False,
 ) -> LoadReport:
     """Load a reference HRDA / MIC(HRDA) checkpoint (``prefix``: model, ema_model) or one of ours."""
-    raw = read_checkpoint(path, allow_pickle)
-    if raw.get("format") == OWN_FORMAT:
-        _check_spec(_spec_from_meta(raw, path), model.spec, path)
-    state = to_hrda_keys(extract_state_dict(raw, path, prefix), model, path)
-    encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
-    check_encoder_architecture(model.encoder, encoder_state, path)
+    state = checked_segmentor_state(model, path, prefix, allow_pickle, lambda raw: to_hrda_keys(raw, model, path))
     has_attention = any(key.startswith("scale_attention.") for key in state)
     if has_attention != (model.scale_attention is not None):
         found = "a learned scale attention" if has_attention else "no scale-attention weights (fixed attention)"
