@@ -254,10 +254,46 @@ class MICConfig(_Frozen):
         return self.mask_alpha != "same" or self.mask_pseudo_threshold != "same"
 
 
+class MinEntConfig(_Frozen):
+    """MinEnt (Vu et al. 2019), the reference's ``configs/_base_/uda/minent.py`` (uda.method 'minent')."""
+
+    lambda_ent: float = Field(
+        0.001, ge=0.0, description="Weight of the normalised target entropy of the main output (the "
+        "reference's lambda_ent['main']; its 'aux' 0.0002 applies to an mmseg auxiliary head, which no "
+        "model here has).",
+    )
+
+
+class AdvSegConfig(_Frozen):
+    """AdvSeg (Tsai et al. 2018), the reference's ``configs/_base_/uda/advseg.py`` (uda.method 'advseg'):
+    an output-space discriminator (FCDiscriminator, ``ndf`` filters) with its own Adam optimizer,
+    lr ``(lr - min_lr) * (1 - i/T)^lr_power + min_lr`` (no warmup)."""
+
+    lambda_adv: float = Field(0.001, ge=0.0, description="Weight of the generator's adversarial loss (main).")
+    discriminator_loss: Literal["ls", "vanilla"] = Field(
+        "ls", description="'ls': least squares (MSE, the reference's 'LS'); 'vanilla': BCE with logits."
+    )
+    lr: float = Field(1e-4, gt=0.0, description="The discriminator's Adam lr (lr_D).")
+    lr_power: float = Field(0.9, gt=0.0)
+    min_lr: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.99)
+    ndf: int = Field(64, gt=0, description="Filters of the discriminator's first layer (x2 per layer).")
+
+
 class UDAConfig(_Frozen):
-    """What is trained: source-only, DACS-style UDA, or the target-only oracle."""
+    """What is trained: source-only, DACS-style UDA, or the target-only oracle.
+
+    ``method`` picks the UDA method of ``mode='uda'``: 'dacs' (the self-training of DAFormer, HRDA
+    and MIC: EMA teacher, pseudo-labels, ClassMix, FD), or the output-space methods of HRDA Table 2 /
+    MIC Table 1: 'minent' (entropy minimisation) and 'advseg' (adversarial training). The latter
+    two have no teacher, pseudo-labels, mixing or FD (``uda.fd`` must be off); MIC on them builds
+    its own EMA teacher (``uda.ema.alpha``, ``uda.pseudo_label``), as the reference does.
+    """
 
     mode: Literal["uda", "source_only", "target_only"] = "uda"
+    method: Literal["dacs", "minent", "advseg"] = "dacs"
+    minent: MinEntConfig = MinEntConfig()
+    advseg: AdvSegConfig = AdvSegConfig()
     ema: EMAConfig = EMAConfig()
     pseudo_label: PseudoLabelConfig = PseudoLabelConfig()
     rcs: RCSConfig = RCSConfig()
@@ -280,8 +316,15 @@ _OPTIM_DEFAULTS: dict[str, object] = {
 
 
 class OptimConfig(_Frozen):
-    """AdamW with a 10x head learning rate, linear warmup and polynomial decay (spec: Optimisation)."""
+    """AdamW with a 10x head learning rate, linear warmup and polynomial decay (spec: Optimisation).
 
+    ``kind='sgd'``: mmcv's SGD of the reference's ``schedules/sgd.py`` (``momentum``, no Nesterov,
+    no dampening) with the same parameter groups; the AdvSeg/MinEnt rows of HRDA Table 2 and MIC
+    Table 1 use lr 0.0025, weight decay 5e-4 and no head multiplier (``head_lr_mult`` 1).
+    """
+
+    kind: Literal["adamw", "sgd"] = "adamw"
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD only (AdamW uses betas).")
     lr: float = Field(6e-5, gt=0.0)
     head_lr_mult: float = Field(10.0, gt=0.0)
     betas: tuple[float, float] = (0.9, 0.999)
@@ -376,6 +419,7 @@ class TrainConfig(_Frozen):
         if math.isinf(self.uda.rcs.temperature) and not self.uda.rcs.temperature > 0:
             raise ValueError("uda.rcs.temperature must be positive or inf")
         _check_hrda_mic(self)
+        _check_uda_method(self)
         return self
 
     @property
@@ -401,3 +445,15 @@ def _check_hrda_mic(cfg: TrainConfig) -> None:
     if mic.enabled and mic.mask_mode in ("separate", "separateaug") and cfg.data.batch_size != 2:
         raise ValueError("uda.mic.mask_mode 'separate' stacks source image 0 and target image 0: "
                          "it needs data.batch_size 2")
+
+
+def _check_uda_method(cfg: TrainConfig) -> None:
+    """MinEnt / AdvSeg are UDA methods (mode 'uda') without DACS's FD term, which they would ignore."""
+    method = cfg.uda.method
+    if method == "dacs":
+        return
+    if cfg.uda.mode != "uda":
+        raise ValueError(f"uda.method {method!r} is a UDA method: it needs uda.mode 'uda', got {cfg.uda.mode!r}")
+    if cfg.uda.fd.enabled:
+        raise ValueError(f"uda.fd is a term of the 'dacs' method; uda.method {method!r} has none: "
+                         "set uda.fd.enabled: false")

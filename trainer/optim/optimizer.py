@@ -1,4 +1,4 @@
-"""AdamW with the reference's parameter-wise settings (spec: Optimisation).
+"""AdamW (or SGD, ``optim.kind``) with the reference's parameter-wise settings (spec: Optimisation).
 
 The reference (mmcv ``DefaultOptimizerConstructor``, ``paramwise_cfg=dict(custom_keys=dict(
 head=dict(lr_mult=10), pos_block=dict(decay_mult=0), norm=dict(decay_mult=0)))``) matches keys
@@ -35,7 +35,7 @@ def _norm_parameter_ids(module: nn.Module) -> set[int]:
 
 
 def param_groups(encoder: nn.Module, decoder: nn.Module, cfg: OptimConfig) -> list[dict]:
-    """Three AdamW groups: encoder (decay), encoder norms (no decay), decoder head (lr x mult).
+    """Three groups (AdamW or SGD): encoder (decay), encoder norms (no decay), decoder head (lr x mult).
 
     Empty groups are left out; the order (encoder first) makes group 0 the base-lr group.
     """
@@ -53,8 +53,16 @@ def param_groups(encoder: nn.Module, decoder: nn.Module, cfg: OptimConfig) -> li
 
 def build_optimizer(
     encoder: nn.Module, decoder: nn.Module, cfg: OptimConfig, device: torch.device
-) -> torch.optim.AdamW:
-    """AdamW (eps 1e-8 as torch's and mmcv's default); the fused kernel on CUDA."""
+) -> torch.optim.Optimizer:
+    """AdamW (eps 1e-8 as torch's and mmcv's default; the fused kernel on CUDA), or with
+    ``optim.kind='sgd'`` SGD with momentum (mmcv builds ``torch.optim.SGD(lr, momentum,
+    weight_decay)``: no Nesterov, no dampening) over the same groups. The reference's SGD rows
+    (HRDA Table 2, MIC Table 1; ResNet encoders, ``pmult`` False) give every group the same lr
+    and decay: the presets set ``head_lr_mult`` 1 and ``norm_weight_decay`` = ``weight_decay``."""
+    if cfg.kind == "sgd":
+        return torch.optim.SGD(
+            param_groups(encoder, decoder, cfg), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     return torch.optim.AdamW(
         param_groups(encoder, decoder, cfg),
         lr=cfg.lr,
