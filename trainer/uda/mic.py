@@ -33,7 +33,14 @@ MaskedBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 class MaskedImageConsistency:
     """MIC's configuration, its colour augmentation, and (ablations only) its own EMA teacher."""
 
-    def __init__(self, cfg: MICConfig, host_alpha: float, host_threshold: float, student: nn.Module) -> None:
+    def __init__(
+        self,
+        cfg: MICConfig,
+        host_alpha: float,
+        host_threshold: float,
+        student: nn.Module,
+        require_teacher: bool = False,
+    ) -> None:
         self.cfg = cfg
         self.alpha = host_alpha if cfg.mask_alpha == "same" else float(cfg.mask_alpha)
         threshold = cfg.mask_pseudo_threshold
@@ -46,7 +53,7 @@ class MaskedImageConsistency:
             blur_prob=cfg.blur_prob,
         )
         self.teacher: nn.Module | None = None
-        if cfg.separate_teacher:
+        if cfg.separate_teacher or require_teacher:  # the output-space hosts (MinEnt, AdvSeg) have none
             self.teacher = copy.deepcopy(student).requires_grad_(False)
             set_teacher_mode(self.teacher)
 

@@ -21,6 +21,7 @@ from trainer.models.hrda import resize_by
 from trainer.models.segformer_adapter import last_stage_after_neck
 from trainer.optim import PolyWarmupSchedule, build_optimizer
 from trainer.optim.precision import apply_numerics, autocast, autocast_dtype
+from trainer.uda.advseg import OutputSpaceAdversary
 from trainer.uda.augment import strong_augment
 from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
@@ -28,12 +29,14 @@ from trainer.uda.feature_distance import fd_mask_stats, feature_distance_loss
 from trainer.uda.hrda_losses import HRDALoss, hrda_loss
 from trainer.uda.losses import decode_cross_entropy, upsample_logits
 from trainer.uda.mic import MaskedImageConsistency
+from trainer.uda.output_space import OutputSpaceTerms
 from trainer.uda.pseudo_label import pixel_weight, pseudo_labels
 from trainer.uda.sync_crop import sync_crop
 
 Batch = Mapping[str, torch.Tensor]
-TargetBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, Batch]
-"""(target images, pseudo-labels, their UNMIXED pixel weight, the loader's batch) for MIC."""
+TargetBatch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, Batch]
+"""(target images, pseudo-labels, their UNMIXED pixel weight, the loader's batch) for MIC; the
+output-space methods have no pseudo-labels (None): MIC's own teacher makes them."""
 M = TypeVar("M", bound=nn.Module)
 GENERATOR_SEED_OFFSET = 0x5EED
 """Offsets the run seed for the step's own generator, so its draws differ from the data's."""
@@ -43,7 +46,7 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the run stops and its last good checkpoint stays."""
 
 
-class UDAStep:
+class UDAStep(OutputSpaceTerms):
     """Student + EMA teacher + frozen ImageNet encoder, and one optimizer step per call.
 
     Modes (``cfg.uda.mode``): "uda" runs the whole self-training iteration; "source_only" and
@@ -56,13 +59,14 @@ class UDAStep:
     def __init__(self, cfg: TrainConfig, student: Segmentor | HRDASegmentor, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         self.uda = cfg.uda.mode == "uda"
+        self.output_space = self.uda and cfg.uda.method != "dacs"  # MinEnt / AdvSeg: no teacher, no mixing
         self.use_fd = self.uda and cfg.uda.fd.enabled
         apply_numerics(cfg.run.numerics)
         self.amp_dtype = autocast_dtype(cfg.run.precision, device, cfg.run.numerics)
         self.channels_last = cfg.run.channels_last and device.type == "cuda"
         self.student = self._place(student).train()
         self.hrda = self.student if isinstance(self.student, HRDASegmentor) else None
-        self.teacher = self._frozen_copy(self.student) if self.uda else None
+        self.teacher = self._frozen_copy(self.student) if self.uda and not self.output_space else None
         self.frozen_encoder = self._build_frozen_encoder() if self.use_fd else None
         heads = self.hrda.heads() if self.hrda is not None else self.student.decoder
         self.optimizer = build_optimizer(self.student.encoder, heads, cfg.optim, device)
@@ -70,6 +74,11 @@ class UDAStep:
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.generator = torch.Generator().manual_seed(cfg.run.seed + GENERATOR_SEED_OFFSET)
         self.mic = self._build_mic() if cfg.uda.mic.enabled else None
+        self.adversary = (
+            OutputSpaceAdversary(cfg.uda.advseg, cfg.model.num_classes, cfg.run.iterations, device)
+            if self.uda and cfg.uda.method == "advseg"
+            else None
+        )
         self._run = _compiled_calls(self, cfg.run.compile)
         self.fd_stats: dict[str, torch.Tensor] = {}
         """The latest step's FD mask diagnostics (``fd_diagnostics``), logged with the losses."""
@@ -88,26 +97,10 @@ class UDAStep:
         if self.mic is not None:
             self.mic.update_teacher(self.student, iteration)
         src_img, src_lbl = self._images(labelled), self._labels(labelled)
-        src_ce, fd = self.source_losses(src_img, src_lbl)
-        self._backward(src_ce + fd)
-        losses = {"src_ce": src_ce.detach()}
-        total = src_ce.detach() + fd.detach()
-        if self.use_fd:
-            losses["fd"] = fd.detach()
-            losses.update(self.fd_stats)
-        target: TargetBatch | None = None
-        if self.uda:
-            if unlabelled is None:
-                raise ValueError("uda mode needs a batch of unlabelled target crops")
-            tgt_img = self._images(unlabelled)
-            pseudo_lbl, confidence = self.pseudo_label(tgt_img)
-            tgt_weight = self.target_weight(confidence, pseudo_lbl.shape, unlabelled)
-            mixed_img, mixed_lbl, mixed_w = self.class_mix(src_img, src_lbl, tgt_img, pseudo_lbl, tgt_weight)
-            mix_ce = self.mixed_loss(mixed_img, mixed_lbl, mixed_w)
-            self._backward(mix_ce)
-            losses.update(mix_ce=mix_ce.detach(), pseudo_confidence=confidence)
-            total = total + mix_ce.detach()
-            target = (tgt_img, pseudo_lbl, tgt_weight, unlabelled)
+        if self.output_space:
+            losses, total, target = self.output_space_terms(iteration, src_img, src_lbl, unlabelled)
+        else:
+            losses, total, target = self.self_training_terms(src_img, src_lbl, unlabelled)
         if self.mic is not None:
             mic_ce = self.mic_loss(src_img, src_lbl, target)
             self._backward(mic_ce)
@@ -120,6 +113,30 @@ class UDAStep:
         return losses
 
     # ---- its pieces ----------------------------------------------------------------------------
+    def self_training_terms(
+        self, src_img: torch.Tensor, src_lbl: torch.Tensor, unlabelled: Batch | None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, TargetBatch | None]:
+        """Source CE (+ FD), then in uda mode DACS's pseudo-labelled ClassMix term; each backpropagated."""
+        src_ce, fd = self.source_losses(src_img, src_lbl)
+        self._backward(src_ce + fd)
+        losses = {"src_ce": src_ce.detach()}
+        total = src_ce.detach() + fd.detach()
+        if self.use_fd:
+            losses["fd"] = fd.detach()
+            losses.update(self.fd_stats)
+        target: TargetBatch | None = None
+        if self.uda:
+            tgt_img = self._target_images(unlabelled)
+            pseudo_lbl, confidence = self.pseudo_label(tgt_img)
+            tgt_weight = self.target_weight(confidence, pseudo_lbl.shape, unlabelled)
+            mixed_img, mixed_lbl, mixed_w = self.class_mix(src_img, src_lbl, tgt_img, pseudo_lbl, tgt_weight)
+            mix_ce = self.mixed_loss(mixed_img, mixed_lbl, mixed_w)
+            self._backward(mix_ce)
+            losses.update(mix_ce=mix_ce.detach(), pseudo_confidence=confidence)
+            total = total + mix_ce.detach()
+            target = (tgt_img, pseudo_lbl, tgt_weight, unlabelled)
+        return losses, total, target
+
     def source_losses(self, img: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Source (or oracle) CE (plus a head's auxiliary CEs) and lambda * L_FD on the last stage (0 when off).
 
@@ -286,6 +303,7 @@ class UDAStep:
             "scaler": self.scaler.state_dict(),
             "generator": self.generator.get_state(),
             **self._mic_state(),
+            **({} if self.adversary is None else self.adversary.state_dict()),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -304,6 +322,8 @@ class UDAStep:
             if state.get("mic_teacher") is None:
                 raise ValueError("checkpoint has no MIC teacher but uda.mic asks for a separate one")
             self.mic.teacher.load_state_dict(state["mic_teacher"])
+        if self.adversary is not None:
+            self.adversary.load_state_dict(dict(state))
 
     def _mic_state(self) -> dict[str, Any]:
         """MIC's own teacher, only when it exists (the DAFormer checkpoint keeps its keys)."""
@@ -318,7 +338,9 @@ class UDAStep:
 
     def _build_mic(self) -> MaskedImageConsistency:
         uda = self.cfg.uda
-        return MaskedImageConsistency(uda.mic, uda.ema.alpha, uda.pseudo_label.threshold, self.student)
+        return MaskedImageConsistency(
+            uda.mic, uda.ema.alpha, uda.pseudo_label.threshold, self.student, require_teacher=self.output_space
+        )
 
     def _frozen_copy(self, module: M) -> M:
         teacher = copy.deepcopy(module)
@@ -341,6 +363,11 @@ class UDAStep:
     def _images(self, batch: Batch) -> torch.Tensor:
         img = batch["img"].to(self.device, non_blocking=True)
         return img.contiguous(memory_format=torch.channels_last) if self.channels_last else img
+
+    def _target_images(self, batch: Batch | None) -> torch.Tensor:
+        if batch is None:
+            raise ValueError("uda mode needs a batch of unlabelled target crops")
+        return self._images(batch)
 
     def _labels(self, batch: Batch) -> torch.Tensor:
         return batch["label"].to(self.device, non_blocking=True).long()

@@ -26,7 +26,8 @@ def test_sgd_row_lrs_by_hand() -> None:
     assert isinstance(opt, torch.optim.SGD)
     assert [g["name"] for g in opt.param_groups] == ["encoder", "head"]  # BatchNorm is no "norm" group
     for group in opt.param_groups:
-        assert (group["momentum"], group["weight_decay"], group["nesterov"], group["dampening"]) == (0.9, 5e-4, False, 0)
+        settings = (group["momentum"], group["weight_decay"], group["nesterov"], group["dampening"])
+        assert settings == (0.9, 5e-4, False, 0)
     schedule = PolyWarmupSchedule(opt, SGD_ROW, 40_000)
 
     def lrs(step: int) -> list[float]:
@@ -58,6 +59,7 @@ def test_sgd_steps_by_hand() -> None:
 
 def test_adamw_stays_the_default() -> None:
     assert OptimConfig().kind == "adamw"
-    assert isinstance(build_optimizer(_scalar(1.0), _scalar(1.0), OptimConfig(), torch.device("cpu")), torch.optim.AdamW)
+    adamw = build_optimizer(_scalar(1.0), _scalar(1.0), OptimConfig(), torch.device("cpu"))
+    assert isinstance(adamw, torch.optim.AdamW)
     with pytest.raises(ValueError, match="kind"):
         OptimConfig.model_validate({"kind": "adam"})
