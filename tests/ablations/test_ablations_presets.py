@@ -32,6 +32,8 @@ ALL_PRESETS = sorted(ALL_PRESETS + [
     "hrda_naive_gta", "lineage_gta", "lineage_synthetic", "lineage_synthia", "mic_components_gta",
     "mic_mask_params_gta", "mic_supervised", "mic_where_gta",
 ])
+# HRDA Table 2 and MIC Table 1: the UDA methods on DeepLabV2 (test_ablations_presets_uda_methods.py)
+ALL_PRESETS = sorted(ALL_PRESETS + ["hrda_uda_methods_gta", "mic_uda_methods_gta"])
 
 
 def _row(name: str, variant: str, **sweep: object) -> TrainConfig:
