@@ -9,6 +9,9 @@ units of (forward pass x pixels) and returns the ratio to the plain count:
   9 windows); FD encodes the context crop only. The synchronised sub-crop sets the crop.
 - MIC (mic.md): one more student forward/backward (3 units) on the masked batch (two images in
   the 'separate' layouts, like the others), plus one teacher forward with its own teacher.
+- MinEnt / AdvSeg (``uda.method``): source 3 + target 3, no teacher, no mixed pass, no FD (6 units
+  against DACS's 7); AdvSeg adds its discriminator (``ADVSEG_DISCRIMINATOR_UNITS``, about 6% of an
+  iteration); MIC on them always brings its own teacher.
 The pass count alone makes the full HRDA 23/8 = 2.9x DAFormer, while the author reports 32 h
 (Titan RTX, HRDA issue #14) against DAFormer's 16 h (RTX 2080 Ti): 2.0x. HRDA configs are scaled
 by that published ratio over the pass count (``HRDA_CALIBRATION``), so the full HRDA is 32 h and
@@ -27,6 +30,11 @@ DAFORMER_MEMORY_GB, HRDA_MEMORY_GB = 9.7, 22.5
 FULL_HRDA_UNITS = 23.0
 """Full HRDA in 512x512 forward units: source 3x2 + teacher (1 + 9) + mixed 3x2 + FD 1."""
 HRDA_CALIBRATION = (HRDA_HOURS / DAFORMER_HOURS) / (FULL_HRDA_UNITS / 8.0)
+ADVSEG_DISCRIMINATOR_UNITS = 9 * 15.44 / 362.74
+"""AdvSeg's discriminator per pixel of the output it sees (the crop; HRDA: the context crop), in
+student forward units: its forward is 15.44 GFLOPs at 512x512 against DeepLabV2 ResNet-101's
+362.74 (the network of HRDA Table 2 / MIC Table 1; counted with ``torch.utils.flop_counter``),
+and it runs 3 times 3 units (the generator term through it; its own step on source and target)."""
 
 
 def _slide_windows(side: int, crop: int, stride: int) -> int:
@@ -57,6 +65,12 @@ def method_units(config: Mapping[str, Any]) -> float:
     """Forward units x pixels of one iteration, HRDA and MIC included."""
     uda = config["uda"]
     student, teacher, fd = _passes(config)
+    method = uda.get("method", "dacs")
+    if uda["mode"] == "uda" and method != "dacs":  # MinEnt / AdvSeg: source 3 + target 3, no teacher, no FD
+        units = 6 * student + (ADVSEG_DISCRIMINATOR_UNITS * fd if method == "advseg" else 0.0)
+        if (uda.get("mic") or {}).get("enabled"):
+            units += 3 * student + teacher  # the masked pass and MIC's own teacher (always, on these hosts)
+        return units
     if uda["mode"] == "uda":
         units = 3 * student + teacher + 3 * student + (fd if uda["fd"]["enabled"] else 0.0)
     else:

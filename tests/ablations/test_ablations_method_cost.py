@@ -46,3 +46,16 @@ def test_full_hrda_costs_the_published_32_hours_and_22_5_gb() -> None:
 def test_sync_crop_shrinks_the_counted_crop() -> None:
     sub = _config({"data": {"crop_size": [1024, 1024], "sync_crop_size": [512, 512]}})
     assert estimated_seconds_per_iteration(sub) == pytest.approx(1.44)  # a 512 DAFormer crop
+
+
+def test_output_space_methods_count_their_own_passes() -> None:
+    """MinEnt: source 3 + target 3 = 6 units against DACS's 7 (no teacher, no mixed pass, no FD);
+    AdvSeg adds 9 discriminator forwards of 15.44 / 362.74 of a DeepLabV2 pass each."""
+    base = {"model": {"encoder": "r101v1c", "decoder": "dlv2red"}, "uda": {"fd": {"enabled": False}}}
+    minent = _config({**base, "uda": {"method": "minent", "fd": {"enabled": False}}})
+    assert method_cost_factor(minent) == pytest.approx(6 / 7)
+    advseg = _config({**base, "uda": {"method": "advseg", "fd": {"enabled": False}}})
+    assert method_units(advseg) == pytest.approx((6 + 9 * 15.44 / 362.74) * 512**2)
+    mic = _config({**base, "uda": {"method": "minent", "fd": {"enabled": False}, "mic": {"enabled": True}}})
+    assert method_cost_factor(mic) == pytest.approx(10 / 7)  # + masked pass 3 + MIC's own teacher 1
+    assert method_cost_factor(_config(base)) == 1.0  # DACS unchanged
