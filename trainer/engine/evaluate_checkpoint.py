@@ -49,7 +49,8 @@ def load_network(
     if raw.get("format") == FORMAT:
         state = raw["step"].get(_OWN_KEYS[which])
         if state is None:
-            raise ValueError(f"{path} holds no {which} ({_OWN_KEYS[which]}): the run was not in uda mode")
+            raise ValueError(f"{path} holds no {which} ({_OWN_KEYS[which]}): the run had no EMA teacher "
+                             "(not in uda mode, or uda.method minent/advseg)")
         model.load_state_dict(state)
     elif isinstance(model, HRDASegmentor):
         load_hrda_checkpoint(model, path, prefix=which, strict=True, allow_pickle=allow_pickle)

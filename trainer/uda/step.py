@@ -54,6 +54,8 @@ class UDAStep(OutputSpaceTerms):
     An ``HRDASegmentor`` student routes every student pass through HRDA's two-scale forward and
     losses (a new detail box per pass), FD through its context features, and pseudo-labels through
     its sliding-window inference; MIC (``uda.mic``) adds one more term before the optimizer step.
+    ``uda.method`` 'minent' / 'advseg' replace the self-training terms by ``output_space_terms``
+    (output_space.py): no teacher; AdvSeg's discriminator trains with its own optimizer.
     """
 
     def __init__(self, cfg: TrainConfig, student: Segmentor | HRDASegmentor, device: torch.device) -> None:
