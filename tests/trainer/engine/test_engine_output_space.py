@@ -1,4 +1,4 @@
-"""Tiny MinEnt, AdvSeg and MIC(AdvSeg) runs (SGD, as HRDA Table 2 / MIC Table 1 train them): train,
+"""Tiny MinEnt, AdvSeg, MIC(AdvSeg) and AdvSeg(HRDA) runs (SGD, as HRDA Table 2 / MIC Table 1 train them): train,
 evaluate, checkpoint and resume bit-identically, the discriminator and its Adam state included."""
 
 from __future__ import annotations
@@ -17,13 +17,23 @@ from test_engine_train import (  # noqa: F401  (``synthetic`` is a fixture)
 
 from trainer.engine import load_checkpoint, read_metrics, train
 
+HRDA = [  # as test_engine_methods.py: detail crop 32 of the 64 crop, sliding evaluation
+    "model.hrda.enabled=true",
+    "model.hrda.hr_crop_size=[32,32]",
+    "run.eval_mode=slide",
+    "run.slide_crop=[64,64]",
+    "run.slide_stride=[32,32]",
+]
+
 OUTPUT_SPACE = ["uda.fd.enabled=false", "optim.kind=sgd", "optim.lr=0.01", "optim.head_lr_mult=1.0"]
 METHODS = {
     "minent": [*OUTPUT_SPACE, "uda.method=minent"],
     "advseg": [*OUTPUT_SPACE, "uda.method=advseg"],
     "mic_advseg": [*OUTPUT_SPACE, "uda.method=advseg", "uda.mic.enabled=true", "uda.mic.mask_block_size=16"],
+    "advseg_hrda": [*OUTPUT_SPACE, "uda.method=advseg", *HRDA],  # D sees the fused output at the context scale
 }
-TERMS = {"minent": {"ent"}, "advseg": {"adv", "d_src", "d_trg"}, "mic_advseg": {"adv", "d_src", "d_trg", "mic_ce"}}
+ADV = {"adv", "d_src", "d_trg"}
+TERMS = {"minent": {"ent"}, "advseg": ADV, "mic_advseg": {*ADV, "mic_ce"}, "advseg_hrda": ADV}
 
 
 def _equal_trees(a: Any, b: Any, where: str) -> None:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from uda_tiny import batches, tiny_config, tiny_segmentor
 
 from trainer.config import AdvSegConfig
+from trainer.models import wrap_hrda
 from trainer.uda import UDAStep
 from trainer.uda.advseg import FCDiscriminator, OutputSpaceAdversary, adversarial_loss, discriminator_lr
 from trainer.uda.minent import entropy_loss, entropy_minimisation_loss
@@ -153,3 +154,15 @@ def test_method_config_is_checked() -> None:
     with pytest.raises(ValueError, match="method"):
         tiny_config(uda={**NO_FD, "method": "adda"})
     assert tiny_config().uda.method == "dacs"
+
+
+def test_on_hrda_the_aligned_output_is_the_fused_output_at_the_context_scale() -> None:
+    """The reference: pred['main'][0] (fused) resized to int(0.5 * crop) before softmax/entropy/D."""
+    cfg = tiny_config(model={"hrda": {"enabled": True, "hr_crop_size": [32, 32]}}, uda={**NO_FD, "method": "minent"})
+    step = UDAStep(cfg, wrap_hrda(tiny_segmentor(), hr_crop_size=(32, 32), attention_channels=16), torch.device("cpu"))
+    src, _ = batches(64)
+    loss, out = step.aligned_output(src["img"], src["label"])
+    assert loss is not None and out.shape == (2, 4, 32, 32) and out.dtype == torch.float32
+    assert step.aligned_output(src["img"], None)[0] is None
+    plain = UDAStep(tiny_config(uda={**NO_FD, "method": "minent"}), tiny_segmentor(), torch.device("cpu"))
+    assert plain.aligned_output(src["img"], None)[1].shape == (2, 4, 64, 64)  # plain: the input's size
