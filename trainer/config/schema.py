@@ -81,6 +81,12 @@ class HRDAConfig(_Frozen):
     hr_slide_inference: bool = True
     hr_slide_overlapping: bool = Field(True, description="Detail windows at stride crop/2 (else crop).")
     blur_hr_crop: bool = Field(False, description="Detail input = context image upsampled (Table 6).")
+    fd_scales: Literal["context", "all"] = Field(
+        "context",
+        description="FD on the context features only (the reference's feature_scale = the context scale), or "
+        "'all': on both scales, summed (its feature_scale='all', which experiments.py sets when the outer "
+        "crop equals the detail crop and FD is on: Table 3's LR0.5+HR0.5).",
+    )
 
     @model_validator(mode="after")
     def _scales(self) -> HRDAConfig:
@@ -394,6 +400,13 @@ def _check_hrda_mic(cfg: TrainConfig) -> None:
     crop = sync or crop
     if hrda.enabled and any(h > c for h, c in zip(hrda.hr_crop_size, crop, strict=True)):
         raise ValueError(f"model.hrda.hr_crop_size {hrda.hr_crop_size} must fit in the training crop {crop}")
+    if hrda.enabled and cfg.model.decoder == "dlv2red":  # the reference's DLV2 HRDAHead: logits at stride 8
+        if cfg.model.encoder.startswith("mit_"):
+            raise ValueError(f"model.hrda with decoder dlv2red needs a ResNet-V1c/ResNeSt encoder (logits at "
+                             f"stride 8, as the reference's HRDAHead assumes), got {cfg.model.encoder}")
+        if hrda.crop_coord_divisible % 8:
+            raise ValueError(f"model.hrda.crop_coord_divisible must be a multiple of 8 (dlv2red's output "
+                             f"stride), got {hrda.crop_coord_divisible}")
     mic = cfg.uda.mic
     if mic.enabled and cfg.uda.mode != "uda" and mic.mask_mode not in ("separatesrc", "separatesrcaug"):
         raise ValueError(f"uda.mic.mask_mode {mic.mask_mode!r} needs target images; with uda.mode "
