@@ -65,3 +65,21 @@ def test_mic_rows() -> None:
     assert supervised.uda.mode == "target_only" and supervised.uda.mic.mask_mode == "separatesrc"
     synthia = _row("lineage_synthia", "mic_hrda")
     assert synthia.data.source.kind == "synthia" and synthia.data.source.resize == (2560, 1520)
+
+
+def test_every_hrda_row_follows_the_reference_rule_for_an_outer_crop_equal_to_the_detail_crop() -> None:
+    """experiments.py: when the outer crop (sync crop, else crop) equals the detail crop, the context CE
+    gets lambda_d too and, with FD on, FD runs on both scales ('all'); otherwise neither."""
+    seen_equal = 0
+    for info in list_presets():
+        for plan in expand(load_preset(info.name)):
+            cfg = TrainConfig.model_validate(plan.config)
+            hrda = cfg.model.hrda
+            if not hrda.enabled:
+                continue
+            equal = (cfg.data.sync_crop_size or cfg.data.crop_size) == hrda.hr_crop_size
+            seen_equal += equal
+            assert hrda.lr_loss_weight == (hrda.hr_loss_weight if equal else 0.0), plan.name
+            both = equal and cfg.uda.mode == "uda" and cfg.uda.fd.enabled
+            assert hrda.fd_scales == ("all" if both else "context"), plan.name
+    assert seen_equal == 3  # hrda_context_gta's LR0.5+HR0.5, seeds 0, 1, 2
