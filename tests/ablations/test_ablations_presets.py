@@ -32,6 +32,8 @@ ALL_PRESETS = sorted(ALL_PRESETS + [
     "hrda_naive_gta", "lineage_gta", "lineage_synthetic", "lineage_synthia", "mic_components_gta",
     "mic_mask_params_gta", "mic_supervised", "mic_where_gta",
 ])
+# Cityscapes -> ACDC / Dark Zurich with HRDA and MIC(HRDA) (MIC Tables 2 and 6, HRDA experiment 49)
+ALL_PRESETS = sorted([*ALL_PRESETS, "mic_benchmarks_acdc", "mic_benchmarks_darkzurich", "mic_where_acdc"])
 
 
 def _row(name: str, variant: str, **sweep: object) -> TrainConfig:
