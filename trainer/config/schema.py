@@ -76,7 +76,9 @@ class HRDAConfig(_Frozen):
     hr_loss_weight: float = Field(0.1, ge=0.0, lt=1.0, description="lambda_d: weight of the detail CE.")
     lr_loss_weight: float = Field(0.0, ge=0.0, lt=1.0, description="Weight of a context CE (0 in HRDA).")
     attention_classwise: bool = Field(True, description="False: one attention channel (Table 7 ablation).")
-    attention_channels: int = Field(256, gt=0, description="Embedding/fusion width of the attention head.")
+    attention_channels: int = Field(
+        256, gt=0, description="Width of the DAFormer-style attention head (a dlv2red attention has none)."
+    )
     fixed_attention: float | None = Field(None, ge=0.0, le=1.0, description="A constant instead of learned.")
     hr_slide_inference: bool = True
     hr_slide_overlapping: bool = Field(True, description="Detail windows at stride crop/2 (else crop).")

@@ -25,7 +25,9 @@ def _hrda(seed: int, **settings: object) -> HRDASegmentor:
     return model.eval()
 
 
-def reference_hrda_state(model: HRDASegmentor, encoder_keys: EncoderKeys = reference_encoder_keys) -> dict[str, torch.Tensor]:
+def reference_hrda_state(
+    model: HRDASegmentor, encoder_keys: EncoderKeys = reference_encoder_keys
+) -> dict[str, torch.Tensor]:
     """``HRDAEncoderDecoder`` names: backbone.*, decode_head.head.*, decode_head.scale_attention.*."""
     state = {"backbone." + k: v for k, v in encoder_keys(model.encoder).items()}
     state.update({"decode_head.head." + k: v.clone() for k, v in model.decoder.state_dict().items()})
