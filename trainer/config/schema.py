@@ -394,6 +394,11 @@ class TrainConfig(_Frozen):
         return tuple(range(self.model.num_classes))
 
 
+HRDA_DECODERS: tuple[str, ...] = ("daformer", "daformer_aspp", "daformer_conv1", "dlv2red")
+"""Heads HRDA wraps: the reference's HRDAHead takes a DAFormerHead (its attention swaps an ASPP fusion for a
+1x1 conv, which these three have or become) or a DLV2Head (a DLV2 twin); it refuses every other head."""
+
+
 def _check_hrda_mic(cfg: TrainConfig) -> None:
     """HRDA's detail crop fits the (sync) training crop; MIC outside UDA can only mask the source."""
     hrda, crop, sync = cfg.model.hrda, cfg.data.crop_size, cfg.data.sync_crop_size
@@ -402,6 +407,10 @@ def _check_hrda_mic(cfg: TrainConfig) -> None:
     crop = sync or crop
     if hrda.enabled and any(h > c for h, c in zip(hrda.hr_crop_size, crop, strict=True)):
         raise ValueError(f"model.hrda.hr_crop_size {hrda.hr_crop_size} must fit in the training crop {crop}")
+    if hrda.enabled and cfg.model.decoder not in HRDA_DECODERS:
+        raise ValueError(f"model.hrda needs a decoder whose scale attention the reference builds as here "
+                         f"({', '.join(HRDA_DECODERS)}), got {cfg.model.decoder!r}: its HRDAHead has none for "
+                         "the other heads, or (daformer_isa, daformer_sepaspp_bottleneck) keeps their fusion")
     if hrda.enabled and cfg.model.decoder == "dlv2red":  # the reference's DLV2 HRDAHead: logits at stride 8
         if cfg.model.encoder.startswith("mit_"):
             raise ValueError(f"model.hrda with decoder dlv2red needs a ResNet-V1c/ResNeSt encoder (logits at "

@@ -108,6 +108,9 @@ def test_box_alignment_is_checked_against_the_output_stride() -> None:
             "enabled": True, "crop_coord_divisible": 4}}})
     cfg = TrainConfig.model_validate({"model": {"encoder": "r101v1c", "decoder": "dlv2red", "hrda": hrda}})
     assert cfg.model.hrda.crop_coord_divisible == 8
+    for decoder in ("da_nodbn", "segformer", "daformer_isa"):  # no HRDAHead attention for them in the reference
+        with pytest.raises(ValueError, match="model.hrda needs a decoder"):
+            TrainConfig.model_validate({"model": {"encoder": "r101v1c", "decoder": decoder, "hrda": hrda}})
 
 
 def _tiny_hrda_dlv2(seed: int) -> HRDASegmentor:
