@@ -6,7 +6,8 @@ with FD = 8 forward units: source 3, teacher 1, mixed 3, frozen FD encoder 1; fo
 units of (forward pass x pixels) and returns the ratio to the plain count:
 - HRDA (hrda.md): a student pass encodes the context crop (crop x context scale)^2 and the detail
   crop; the teacher encodes the context and every sliding detail window (1024 crop, stride 256:
-  9 windows); FD encodes the context crop only. The synchronised sub-crop sets the crop.
+  9 windows); FD encodes the context crop only, or the context and the detail crop with
+  ``fd_scales='all'`` (LR0.5+HR0.5). The synchronised sub-crop sets the crop.
 - MIC (mic.md): one more student forward/backward (3 units) on the masked batch (two images in
   the 'separate' layouts, like the others), plus one teacher forward with its own teacher.
 - MinEnt / AdvSeg (``uda.method``): source 3 + target 3, no teacher, no mixed pass, no FD (6 units
@@ -58,7 +59,8 @@ def _passes(config: Mapping[str, Any]) -> tuple[float, float, float]:
     hr_h, hr_w = hrda["hr_crop_size"]
     stride_h, stride_w = (hr_h // 2, hr_w // 2) if hrda.get("hr_slide_overlapping", True) else (hr_h, hr_w)
     windows = _slide_windows(height, hr_h, stride_h) * _slide_windows(width, hr_w, stride_w)
-    return context + hr_h * hr_w, context + windows * hr_h * hr_w, context
+    fd = context + (hr_h * hr_w if hrda.get("fd_scales") == "all" else 0.0)
+    return context + hr_h * hr_w, context + windows * hr_h * hr_w, fd
 
 
 def method_units(config: Mapping[str, Any]) -> float:

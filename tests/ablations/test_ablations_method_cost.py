@@ -59,3 +59,13 @@ def test_output_space_methods_count_their_own_passes() -> None:
     mic = _config({**base, "uda": {"method": "minent", "fd": {"enabled": False}, "mic": {"enabled": True}}})
     assert method_cost_factor(mic) == pytest.approx(10 / 7)  # + masked pass 3 + MIC's own teacher 1
     assert method_cost_factor(_config(base)) == 1.0  # DACS unchanged
+
+
+def test_fd_on_both_scales_adds_the_detail_crop_to_the_fd_pass() -> None:
+    # LR0.5+HR0.5: sync crop 512; context 256^2 = 1/4 and detail 512^2 = 1 unit of 512^2 per pass;
+    # teacher 1/4 + 9 windows of 512 in 512 (one window: the crop) -> 1/4 + 1
+    base = {**HRDA, "data": {"crop_size": [1024, 1024], "sync_crop_size": [512, 512]}}
+    context = _config({**base, "model": {"hrda": {"enabled": True, "lr_loss_weight": 0.1}}})
+    both = _config({**base, "model": {"hrda": {"enabled": True, "lr_loss_weight": 0.1, "fd_scales": "all"}}})
+    assert method_units(context) == pytest.approx((3 * 1.25 + 1.25 + 3 * 1.25 + 0.25) * 512**2)
+    assert method_units(both) - method_units(context) == pytest.approx(512**2)

@@ -34,6 +34,8 @@ ALL_PRESETS = sorted(ALL_PRESETS + [
 ])
 # HRDA Table 2 and MIC Table 1: the UDA methods on DeepLabV2 (test_ablations_presets_uda_methods.py)
 ALL_PRESETS = sorted(ALL_PRESETS + ["hrda_uda_methods_gta", "mic_uda_methods_gta"])
+# Cityscapes -> ACDC / Dark Zurich with HRDA and MIC(HRDA) (MIC Tables 2 and 6, HRDA experiment 49)
+ALL_PRESETS = sorted([*ALL_PRESETS, "mic_benchmarks_acdc", "mic_benchmarks_darkzurich", "mic_where_acdc"])
 
 
 def _row(name: str, variant: str, **sweep: object) -> TrainConfig:

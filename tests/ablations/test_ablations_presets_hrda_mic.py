@@ -65,3 +65,48 @@ def test_mic_rows() -> None:
     assert supervised.uda.mode == "target_only" and supervised.uda.mic.mask_mode == "separatesrc"
     synthia = _row("lineage_synthia", "mic_hrda")
     assert synthia.data.source.kind == "synthia" and synthia.data.source.resize == (2560, 1520)
+
+
+def test_every_hrda_row_follows_the_reference_rule_for_an_outer_crop_equal_to_the_detail_crop() -> None:
+    """experiments.py: when the outer crop (sync crop, else crop) equals the detail crop, the context CE
+    gets lambda_d too and, with FD on, FD runs on both scales ('all'); otherwise neither."""
+    seen_equal = 0
+    for info in list_presets():
+        for plan in expand(load_preset(info.name)):
+            cfg = TrainConfig.model_validate(plan.config)
+            hrda = cfg.model.hrda
+            if not hrda.enabled:
+                continue
+            equal = (cfg.data.sync_crop_size or cfg.data.crop_size) == hrda.hr_crop_size
+            seen_equal += equal
+            assert hrda.lr_loss_weight == (hrda.hr_loss_weight if equal else 0.0), plan.name
+            both = equal and cfg.uda.mode == "uda" and cfg.uda.fd.enabled
+            assert hrda.fd_scales == ("all" if both else "context"), plan.name
+    assert seen_equal == 3  # hrda_context_gta's LR0.5+HR0.5, seeds 0, 1, 2
+
+
+def test_cityscapes_to_acdc_and_dark_zurich_rows() -> None:
+    """MIC Table 2's adverse-condition columns (id 80), HRDA's id 49 and MIC Table 6's ACDC half (id 82):
+    Cityscapes 2048x1024 source, native 1920x1080 target, 1024 crops, no PL margins, val by sliding."""
+    sizes = {i.name: i.n_trials for i in list_presets()}
+    assert sizes["mic_benchmarks_acdc"] == sizes["mic_benchmarks_darkzurich"] == 2 * 3
+    assert sizes["mic_where_acdc"] == 3 * 3
+    for name in ("mic_benchmarks_acdc", "mic_benchmarks_darkzurich", "mic_where_acdc"):
+        assert load_preset(name).published is None  # HRDA's 68.0 / 55.9 are test-split figures
+    hrda = _row("mic_benchmarks_acdc", "hrda")
+    assert hrda.model.hrda.enabled and not hrda.uda.mic.enabled and len(hrda.eval_classes) == 19
+    assert (hrda.data.source.kind, hrda.data.source.resize) == ("cityscapes", (2048, 1024))
+    assert (hrda.data.target.kind, hrda.data.target.resize) == ("acdc", (1920, 1080))
+    assert hrda.data.val_resize == (1920, 1080) and hrda.data.crop_size == (1024, 1024)
+    pl = hrda.uda.pseudo_label
+    assert (pl.crop_top, pl.crop_bottom, pl.crop_pseudo_margins) == (0, 0, None)
+    assert hrda.uda.rcs.min_crop_ratio == 2.0
+    assert (hrda.run.eval_mode, hrda.run.slide_crop, hrda.run.slide_stride) == ("slide", (1024, 1024), (512, 512))
+    mic = _row("mic_benchmarks_acdc", "mic_hrda")
+    assert mic.uda.mic.enabled and mic.uda.mic.mask_mode == "separate" and mic.uda.mic.mask_block_size == 64
+    assert mic.model_copy(update={"uda": hrda.uda}) == hrda  # MIC is the only difference
+    night = _row("mic_benchmarks_darkzurich", "mic_hrda")
+    assert night.data.target.kind == "dark_zurich" and night.model_copy(update={"data": mic.data}) == mic
+    assert _row("mic_where_acdc", "both") == mic  # the same trial as Table 2's ACDC MIC(HRDA)
+    assert _row("mic_where_acdc", "source").uda.mic.mask_mode == "separatesrc"
+    assert _row("mic_where_acdc", "target").uda.mic.mask_mode == "separatetrg"

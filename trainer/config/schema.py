@@ -76,11 +76,19 @@ class HRDAConfig(_Frozen):
     hr_loss_weight: float = Field(0.1, ge=0.0, lt=1.0, description="lambda_d: weight of the detail CE.")
     lr_loss_weight: float = Field(0.0, ge=0.0, lt=1.0, description="Weight of a context CE (0 in HRDA).")
     attention_classwise: bool = Field(True, description="False: one attention channel (Table 7 ablation).")
-    attention_channels: int = Field(256, gt=0, description="Embedding/fusion width of the attention head.")
+    attention_channels: int = Field(
+        256, gt=0, description="Width of the DAFormer-style attention head (a dlv2red attention has none)."
+    )
     fixed_attention: float | None = Field(None, ge=0.0, le=1.0, description="A constant instead of learned.")
     hr_slide_inference: bool = True
     hr_slide_overlapping: bool = Field(True, description="Detail windows at stride crop/2 (else crop).")
     blur_hr_crop: bool = Field(False, description="Detail input = context image upsampled (Table 6).")
+    fd_scales: Literal["context", "all"] = Field(
+        "context",
+        description="FD on the context features only (the reference's feature_scale = the context scale), or "
+        "'all': on both scales, summed (its feature_scale='all', which experiments.py sets when the outer "
+        "crop equals the detail crop and FD is on: Table 3's LR0.5+HR0.5).",
+    )
 
     @model_validator(mode="after")
     def _scales(self) -> HRDAConfig:
@@ -430,6 +438,11 @@ class TrainConfig(_Frozen):
         return tuple(range(self.model.num_classes))
 
 
+HRDA_DECODERS: tuple[str, ...] = ("daformer", "daformer_aspp", "daformer_conv1", "dlv2red")
+"""Heads HRDA wraps: the reference's HRDAHead takes a DAFormerHead (its attention swaps an ASPP fusion for a
+1x1 conv, which these three have or become) or a DLV2Head (a DLV2 twin); it refuses every other head."""
+
+
 def _check_hrda_mic(cfg: TrainConfig) -> None:
     """HRDA's detail crop fits the (sync) training crop; MIC outside UDA can only mask the source."""
     hrda, crop, sync = cfg.model.hrda, cfg.data.crop_size, cfg.data.sync_crop_size
@@ -438,6 +451,17 @@ def _check_hrda_mic(cfg: TrainConfig) -> None:
     crop = sync or crop
     if hrda.enabled and any(h > c for h, c in zip(hrda.hr_crop_size, crop, strict=True)):
         raise ValueError(f"model.hrda.hr_crop_size {hrda.hr_crop_size} must fit in the training crop {crop}")
+    if hrda.enabled and cfg.model.decoder not in HRDA_DECODERS:
+        raise ValueError(f"model.hrda needs a decoder whose scale attention the reference builds as here "
+                         f"({', '.join(HRDA_DECODERS)}), got {cfg.model.decoder!r}: its HRDAHead has none for "
+                         "the other heads, or (daformer_isa, daformer_sepaspp_bottleneck) keeps their fusion")
+    if hrda.enabled and cfg.model.decoder == "dlv2red":  # the reference's DLV2 HRDAHead: logits at stride 8
+        if cfg.model.encoder.startswith("mit_"):
+            raise ValueError(f"model.hrda with decoder dlv2red needs a ResNet-V1c/ResNeSt encoder (logits at "
+                             f"stride 8, as the reference's HRDAHead assumes), got {cfg.model.encoder}")
+        if hrda.crop_coord_divisible % 8:
+            raise ValueError(f"model.hrda.crop_coord_divisible must be a multiple of 8 (dlv2red's output "
+                             f"stride), got {hrda.crop_coord_divisible}")
     mic = cfg.uda.mic
     if mic.enabled and cfg.uda.mode != "uda" and mic.mask_mode not in ("separatesrc", "separatesrcaug"):
         raise ValueError(f"uda.mic.mask_mode {mic.mask_mode!r} needs target images; with uda.mode "

@@ -24,6 +24,8 @@ class DLV2Head(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, dilations: Sequence[int] = (6, 12)) -> None:
         super().__init__()
         self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.dilations = tuple(dilations)
         branches = [ConvModule(in_channels, num_classes, 3, d, norm=False, act=False) for d in dilations]
         self.aspp_modules = nn.ModuleList(branches)
         for branch in branches:

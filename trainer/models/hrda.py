@@ -5,7 +5,15 @@ crop resized by the context scale, 0.5) and as a detail input (one box of ``hr_c
 from the full-resolution crop at offsets that are multiples of 8); a scale-attention head on the
 context features weighs the two predictions. Inference and pseudo-labels: no box, the detail
 prediction comes from sliding windows over the whole full-resolution input (stride crop/2 when
-overlapping), averaged by window count at stride 4.
+overlapping), averaged by window count at the head's output stride.
+
+The head's output stride ``os`` is 4 for the DAFormer head and 8 for DeepLabV2 (``dlv2red`` on the
+dilated ResNets), as in the reference's ``HRDAHead``; the detail logits go into the fused map at
+box / os, the attention is masked at box / (os / context scale). The reference keeps
+``crop_coord_divisible=8`` for both heads (experiments.py), so box / os is exact for both, while for
+DeepLabV2 box / 16 truncates for odd multiples of 8 (the attention window then starts one context
+cell before the detail logits); that quirk is kept. The attention head follows the main head's type
+(``build_scale_attention``).
 
 Scales are (context, detail) with detail = 1, so the detail box lives in input pixels. Keys:
 ``encoder.*`` and ``decoder.*`` are the wrapped segmentor's modules, ``scale_attention.*`` the
@@ -16,15 +24,16 @@ attention head; the reference names them ``backbone.*``, ``decode_head.head.*`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainer.models.dlv2_head import DLV2Head
 from trainer.models.encoder import stage_channels
-from trainer.models.scale_attention_head import ScaleAttentionHead
+from trainer.models.scale_attention_head import build_scale_attention
 from trainer.models.segmentor import Segmentor, SegmentorSpec, _window_origins
 
 Box = tuple[int, int, int, int]
@@ -34,19 +43,28 @@ OUTPUT_STRIDE = 4
 """Stride of the DAFormer head's logits; other heads' strides are read from the shapes (DeepLabV2: 8)."""
 
 
+def head_output_stride(base: Segmentor) -> int:
+    """Stride of ``base``'s logits: DeepLabV2 reads the last stage (8 on the dilated ResNets, 32 on
+    MiT), the multi-level heads the first (4)."""
+    strides = getattr(base.encoder, "strides", (OUTPUT_STRIDE,))
+    return int(strides[-1] if isinstance(base.decoder, DLV2Head) else strides[0])
+
+
 @dataclass(frozen=True)
 class HRDAOutput:
-    """One training forward: fused (stride 4 of the input), context and detail logits, box, features.
+    """One training forward: fused (stride os of the input), context and detail logits, box, features.
 
     ``context`` is the attention-weighted context prediction ``(1 - a) * ctx``, as the reference's
-    head returns it (it is what an optional context loss sees).
+    head returns it (it is what an optional context loss sees). ``detail_features`` are the encoder
+    outputs of the detail crop (FD on both scales, ``model.hrda.fd_scales='all'``).
     """
 
-    fused: torch.Tensor  # (B, K, H/4, W/4)
-    context: torch.Tensor  # (B, K, s*H/4, s*W/4)
-    detail: torch.Tensor  # (B, K, h/4, w/4) of the detail box
+    fused: torch.Tensor  # (B, K, H/os, W/os); os = 4 (DAFormer head) or 8 (DeepLabV2)
+    context: torch.Tensor  # (B, K, s*H/os, s*W/os)
+    detail: torch.Tensor  # (B, K, h/os, w/os) of the detail box
     box: Box
     context_features: list[torch.Tensor]
+    detail_features: list[torch.Tensor] = field(default_factory=list)
 
 
 def resize_by(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -159,7 +177,7 @@ class HRDASegmentor(nn.Module):
     def forward_train(self, x: torch.Tensor, box: Box) -> HRDAOutput:
         """Context pass on the resized crop, detail pass on ``box`` of the full-resolution crop."""
         context_img = resize_by(x, self.context_scale)  # (B, 3, sH, sW)
-        detail_img = self._detail_image(x)[:, :, box[0] : box[1], box[2] : box[3]]  # (B, 3, h, w)
+        detail_img = self.detail_image(x)[:, :, box[0] : box[1], box[2] : box[3]]  # (B, 3, h, w)
         context_features = self.encoder(context_img)
         detail_features = self.encoder(detail_img)
         context = self.decoder(context_features)
@@ -168,13 +186,13 @@ class HRDASegmentor(nn.Module):
         fused, weighted_context = fuse_scales(
             context, detail, self._attention(context_features), box, self.context_scale, stride
         )
-        return HRDAOutput(fused, weighted_context, detail, box, context_features)
+        return HRDAOutput(fused, weighted_context, detail, box, context_features, detail_features)
 
     # ---- inference -----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Fused logits (B, K, H/4, W/4) without a box: the reference's ``encode_decode`` before its resize."""
+        """Fused logits (B, K, H/os, W/os) without a box: the reference's ``encode_decode`` before its resize."""
         context_features = self.encoder(resize_by(x, self.context_scale))
-        detail_img = self._detail_image(x)
+        detail_img = self.detail_image(x)
         if self.hr_slide_inference:
             detail = self._slide_detail(detail_img)
         else:
@@ -217,7 +235,7 @@ class HRDASegmentor(nn.Module):
     def _logits_at_input_size(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(self(x), size=x.shape[2:], mode="bilinear", align_corners=False)
 
-    def _detail_image(self, x: torch.Tensor) -> torch.Tensor:
+    def detail_image(self, x: torch.Tensor) -> torch.Tensor:
         """The full-resolution input, or (``blur_hr_crop``) the context image upsampled back."""
         if self.blur_hr_crop:
             return resize_by(resize_by(x, 0.5), 2.0)
@@ -230,11 +248,11 @@ class HRDASegmentor(nn.Module):
         return torch.sigmoid(self.scale_attention(context_features))
 
     def _slide_detail(self, img: torch.Tensor) -> torch.Tensor:
-        """Detail logits at stride 4: all windows in one batch, summed on a canvas and divided by counts."""
+        """Detail logits at stride os: all windows in one batch, summed on a canvas and divided by counts."""
         batch = img.shape[0]
         boxes = self.slide_windows((img.shape[2], img.shape[3]))
         windows = torch.cat([img[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in boxes], dim=0)
-        window_logits = self.decoder(self.encoder(windows))  # (n * B, K, h/4, w/4)
+        window_logits = self.decoder(self.encoder(windows))  # (n * B, K, h/os, w/os)
         stride = windows.shape[-1] // window_logits.shape[-1]
         cells = [scale_box(box, stride) for box in boxes]
         height, width = max(c[1] for c in cells), max(c[3] for c in cells)
@@ -255,12 +273,25 @@ def wrap_hrda(
     fixed_attention: float | None = None,
     **settings: bool | int,
 ) -> HRDASegmentor:
-    """An ``HRDASegmentor`` around ``base`` with a new scale-attention head (none for a fixed value)."""
+    """An ``HRDASegmentor`` around ``base`` with a new scale-attention head (none for a fixed value).
+
+    The head's type follows the main head's (``build_scale_attention``); ``attention_channels`` is
+    the DAFormer-style head's width and unused on DeepLabV2. The detail box must land on whole
+    logit cells: ``crop_coord_divisible`` and ``hr_crop_size`` multiples of the output stride.
+    """
+    stride = head_output_stride(base)
+    divisible = int(settings.get("crop_coord_divisible", 8))
+    if divisible % stride or any(side % stride for side in hr_crop_size):
+        raise ValueError(
+            f"model.hrda.crop_coord_divisible ({divisible}) and hr_crop_size {tuple(hr_crop_size)} must be "
+            f"multiples of the head's output stride {stride} ({type(base.decoder).__name__} on "
+            f"{type(base.encoder).__name__}) so that the detail box falls on whole logit cells"
+        )
     attention = None
     if fixed_attention is None:
         in_channels: Sequence[int] = getattr(base.decoder, "in_channels", None) or stage_channels(base.encoder)
         out = base.num_classes if attention_classwise else 1
-        attention = ScaleAttentionHead(in_channels, out, channels=attention_channels)
+        attention = build_scale_attention(base.decoder, in_channels, out, channels=attention_channels)
     return HRDASegmentor(
         base, attention, context_scale, hr_crop_size, fixed_attention=fixed_attention, **settings  # type: ignore[arg-type]
     )

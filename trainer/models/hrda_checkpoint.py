@@ -5,7 +5,10 @@ under ``decode_head.*`` that holds the shared single-scale head as ``decode_head
 scale-attention head as ``decode_head.scale_attention.*`` (absent with a fixed attention). Its UDA
 checkpoints (DACS, which MIC extends without extra weights while ``mask_alpha`` is 'same') prefix
 them with ``model.`` (student), ``ema_model.`` (teacher) and ``imnet_model.`` (frozen FD encoder);
-``prefix`` chooses one. Ours (``save_segmentor_checkpoint`` of an ``HRDASegmentor``) hold
+``prefix`` chooses one. On DeepLabV2 (HRDA Table 2, MIC Table 1) both heads are DLV2Heads,
+``decode_head.head.aspp_modules.{0,1}.conv.*`` and ``decode_head.scale_attention.aspp_modules.*``,
+under the same names as ours, with open-mmlab ResNet keys under ``backbone.*``: the same renaming
+applies. Ours (``save_segmentor_checkpoint`` of an ``HRDASegmentor``) hold
 ``encoder.*``, ``decoder.*`` and ``scale_attention.*`` with the wrapped segmentor's spec.
 """
 

@@ -26,7 +26,7 @@ from trainer.uda.augment import strong_augment
 from trainer.uda.classmix import class_masks, mix
 from trainer.uda.ema import set_teacher_mode, update_teacher
 from trainer.uda.feature_distance import fd_mask_stats, feature_distance_loss
-from trainer.uda.hrda_losses import HRDALoss, hrda_loss
+from trainer.uda.hrda_losses import HRDALoss, crop_box, hrda_loss
 from trainer.uda.losses import decode_cross_entropy, upsample_logits
 from trainer.uda.mic import MaskedImageConsistency
 from trainer.uda.output_space import OutputSpaceTerms
@@ -274,21 +274,31 @@ class UDAStep(OutputSpaceTerms):
         return hrda_loss(out, label, weight, hrda.hr_loss_weight, hrda.lr_loss_weight)
 
     def _hrda_source_losses(self, img: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """HRDA source loss, and FD on the context features vs the frozen encoder on the resized crop."""
+        """HRDA source loss, and FD on the context features vs the frozen encoder on the resized crop
+        (``fd_scales='all'``: plus FD on the detail features vs the frozen encoder on the same box,
+        against the label cut by that box; the two distances are summed, as the reference does)."""
         assert self.hrda is not None
         out = self._hrda_forward(img)
         src_ce = self._hrda_loss(out, label, None).total()
         if not self.use_fd:
             return src_ce, torch.zeros((), device=self.device)
+        fd = self._hrda_fd(out.context_features[-1], resize_by(img, self.hrda.context_scale), label)
+        if self.cfg.model.hrda.fd_scales == "all":
+            y1, y2, x1, x2 = out.box
+            detail_img = self.hrda.detail_image(img)[:, :, y1:y2, x1:x2]
+            fd = fd + self._hrda_fd(out.detail_features[-1], detail_img, crop_box(label, out.box))
+        return src_ce, self.cfg.uda.fd.fd_lambda * fd
+
+    def _hrda_fd(self, student_last: torch.Tensor, frozen_input: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """L_FD of one HRDA scale; the label factor is read from the grids (context 1024 / 16 = 64)."""
         assert self.frozen_encoder is not None
         with torch.no_grad(), autocast(self.device, self.amp_dtype):
-            frozen_last = self._run.frozen_encoder(resize_by(img, self.hrda.context_scale))[-1]
+            frozen_last = self._run.frozen_encoder(frozen_input)[-1]
         fd_cfg = self.cfg.uda.fd
         classes = fd_cfg.thing_classes if fd_cfg.classes == "things" else None
-        fd = feature_distance_loss(  # label factor = crop / context feature grid (1024 / 16 = 64)
-            out.context_features[-1], frozen_last, label, self.cfg.model.num_classes, classes, fd_cfg.scale_min_ratio
+        return feature_distance_loss(
+            student_last, frozen_last, label, self.cfg.model.num_classes, classes, fd_cfg.scale_min_ratio
         )
-        return src_ce, fd_cfg.fd_lambda * fd
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

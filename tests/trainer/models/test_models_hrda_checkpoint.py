@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -11,6 +13,8 @@ from test_models_checkpoint import randomised, reference_encoder_keys
 from trainer.models import HRDASegmentor, build_segmentor, save_segmentor_checkpoint, wrap_hrda
 from trainer.models.hrda_checkpoint import load_hrda_checkpoint
 
+EncoderKeys = Callable[[Any], dict[str, torch.Tensor]]
+"""Our encoder's state written in the reference's layout (MiT: SegFormer keys; ResNet: open-mmlab)."""
 X = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
 
 
@@ -21,9 +25,11 @@ def _hrda(seed: int, **settings: object) -> HRDASegmentor:
     return model.eval()
 
 
-def reference_hrda_state(model: HRDASegmentor) -> dict[str, torch.Tensor]:
+def reference_hrda_state(
+    model: HRDASegmentor, encoder_keys: EncoderKeys = reference_encoder_keys
+) -> dict[str, torch.Tensor]:
     """``HRDAEncoderDecoder`` names: backbone.*, decode_head.head.*, decode_head.scale_attention.*."""
-    state = {"backbone." + k: v for k, v in reference_encoder_keys(model.encoder).items()}
+    state = {"backbone." + k: v for k, v in encoder_keys(model.encoder).items()}
     state.update({"decode_head.head." + k: v.clone() for k, v in model.decoder.state_dict().items()})
     if model.scale_attention is not None:
         attention = model.scale_attention.state_dict()
@@ -31,11 +37,13 @@ def reference_hrda_state(model: HRDASegmentor) -> dict[str, torch.Tensor]:
     return state
 
 
-def write_reference_uda_checkpoint(path: Path, student: HRDASegmentor, teacher: HRDASegmentor) -> None:
+def write_reference_uda_checkpoint(
+    path: Path, student: HRDASegmentor, teacher: HRDASegmentor, encoder_keys: EncoderKeys = reference_encoder_keys
+) -> None:
     """A DACS-style UDA file as HRDA's and MIC's releases hold it: model./ema_model./imnet_model."""
-    state = {"model." + k: v for k, v in reference_hrda_state(student).items()}
-    state.update({"ema_model." + k: v for k, v in reference_hrda_state(teacher).items()})
-    state.update({"imnet_model.backbone." + k: v for k, v in reference_encoder_keys(student.encoder).items()})
+    state = {"model." + k: v for k, v in reference_hrda_state(student, encoder_keys).items()}
+    state.update({"ema_model." + k: v for k, v in reference_hrda_state(teacher, encoder_keys).items()})
+    state.update({"imnet_model.backbone." + k: v for k, v in encoder_keys(student.encoder).items()})
     torch.save({"meta": {"CLASSES": ["road", "sidewalk"], "iter": 40000}, "state_dict": state}, path)
 
 
