@@ -1,10 +1,12 @@
 """How much of the storage path an experiment's resume checkpoints take, estimated and measured.
 
-A resume checkpoint (`trainer.engine.checkpoint`) holds, in fp32: the student, the EMA teacher
-(UDA mode), the frozen ImageNet encoder of FD (only when it is not the pretrained file), and
-AdamW's two moments per trainable student parameter; the rest (RNG states, the data streams'
-position, the config, the history) is a few kilobytes. Its size follows from the network's
-parameter count, which is counted by building the segmentor on PyTorch's ``meta`` device (no
+A resume checkpoint (`trainer.engine.checkpoint`) holds, in fp32: the student (with HRDA's
+scale-attention head when ``model.hrda`` is on), the EMA teacher (DACS-style UDA), MIC's own
+teacher (when MIC needs one), the frozen ImageNet encoder of FD (only when it is not the
+pretrained file), the optimizer's state per trainable student parameter (AdamW: two moments; SGD
+with momentum: one buffer), and AdvSeg's discriminator with its Adam moments; the rest (RNG
+states, the data streams' position, the config, the history) is a few kilobytes. Its size follows
+from the network's parameter count, which is counted by building the segmentor on PyTorch's ``meta`` device (no
 memory, no weights read). The API must answer without importing torch, so the counts of the
 networks the presets and the paper use are in ``parameter_counts.json`` (written by
 ``python -m ablations.disk``; a test checks it against the builder); a network missing there is
@@ -39,6 +41,11 @@ TABLE_MODELS = [
       for i in range(6) for decoder, channels in (("daformer", 256), ("segformer", 256), ("segformer", 768))),
     {"encoder": "mit_b0", "decoder": "daformer", "decoder_channels": 64, "num_classes": 19},
     {"encoder": "mit_b0", "decoder": "daformer", "decoder_channels": 16, "num_classes": 19},
+    # HRDA: the same networks with a scale-attention head (a second head of the decoder's kind)
+    *({"encoder": encoder, "decoder": decoder, "decoder_channels": channels, "num_classes": 19, "hrda": hrda}
+      for encoder, decoder, channels in (("mit_b5", "daformer", 256), ("mit_b0", "daformer", 64),
+                                         ("r101v1c", "dlv2red", 256))
+      for hrda in ({"enabled": True}, {"enabled": True, "attention_classwise": False})),
     *({"encoder": encoder, "decoder": decoder, "decoder_channels": channels, "num_classes": 19}
       for encoder, decoder, channels in (
           ("r50v1c", "dlv2red", 256), ("r101v1c", "dlv2red", 256), ("s50", "dlv2red", 256),
@@ -53,8 +60,25 @@ TABLE_MODELS = [
 
 
 def model_key(model: Mapping[str, Any]) -> str:
-    """What the parameter count depends on: ``mit_b5/daformer/256/19``."""
-    return f"{model['encoder']}/{model['decoder']}/{model['decoder_channels']}/{model['num_classes']}"
+    """What the parameter count depends on: ``mit_b5/daformer/256/19``, and with HRDA its scale
+    attention: ``.../hrda-19x256`` (classwise, 256-wide) or ``.../hrda-1x256``; a fixed attention adds
+    no parameters, so it shares the plain network's key."""
+    key = f"{model['encoder']}/{model['decoder']}/{model['decoder_channels']}/{model['num_classes']}"
+    hrda = model.get("hrda") or {}
+    if not hrda.get("enabled") or hrda.get("fixed_attention") is not None:
+        return key
+    outputs = model["num_classes"] if hrda.get("attention_classwise", True) else 1
+    return f"{key}/hrda-{outputs}x{hrda.get('attention_channels', 256)}"
+
+
+def _count_fields(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The model fields the count depends on (HRDA's attention settings only when it is on)."""
+    fields = {k: model[k] for k in ("encoder", "decoder", "decoder_channels", "num_classes")}
+    hrda = model.get("hrda") or {}
+    if hrda.get("enabled") and hrda.get("fixed_attention") is None:
+        fields["hrda"] = {k: hrda[k] for k in ("enabled", "attention_classwise", "attention_channels",
+                                                 "fixed_attention") if k in hrda}
+    return fields
 
 
 @functools.cache
@@ -72,8 +96,7 @@ def counts(model: Mapping[str, Any], build: bool = True) -> tuple[int, int, int]
         return known[0], known[1], known[2]
     if not build:
         raise LookupError(f"no parameter count of {model_key(model)} without torch")
-    return _build_counts(json.dumps({k: model[k] for k in ("encoder", "decoder", "decoder_channels", "num_classes")},
-                                    sort_keys=True))
+    return _build_counts(json.dumps(_count_fields(model), sort_keys=True))
 
 
 @functools.lru_cache(maxsize=64)
@@ -81,11 +104,11 @@ def _build_counts(model_json: str) -> tuple[int, int, int]:
     import torch
 
     from trainer.config.schema import ModelConfig
-    from trainer.models import build_segmentor_from_config
+    from trainer.models.network import build_network_from_config
 
     model = ModelConfig.model_validate(json.loads(model_json))
     with torch.device("meta"):
-        segmentor = build_segmentor_from_config(model)
+        segmentor = build_network_from_config(model)
 
     def values(module: torch.nn.Module) -> int:
         return sum(t.numel() for t in module.state_dict().values())
@@ -94,14 +117,31 @@ def _build_counts(model_json: str) -> tuple[int, int, int]:
     return values(segmentor), trainable, values(segmentor.encoder)
 
 
+def discriminator_parameters(num_classes: int, ndf: int = 64) -> int:
+    """AdvSeg's FCDiscriminator: five 4x4 convolutions K -> ndf -> 2ndf -> 4ndf -> 8ndf -> 1, with biases
+    (2,781,121 for 19 classes and ndf 64; ``trainer.uda.advseg``)."""
+    widths = (num_classes, ndf, 2 * ndf, 4 * ndf, 8 * ndf, 1)
+    return sum(16 * c_in * c_out + c_out for c_in, c_out in zip(widths, widths[1:], strict=False))
+
+
 def checkpoint_bytes(config: Mapping[str, Any], build: bool = True) -> int:
     """Estimated size of one resume checkpoint of a resolved trial config (``TrialPlan.config``)."""
     student, trainable, encoder = counts(config["model"], build)
-    uda = config["uda"]
+    uda, optim = config["uda"], config.get("optim", {})
     in_uda = uda.get("mode", "uda") == "uda"
-    teacher = student if in_uda else 0
-    frozen = encoder if in_uda and uda["fd"]["enabled"] and not config["model"].get("pretrained") else 0
-    return BYTES_PER_VALUE * (student + teacher + frozen + 2 * trainable) + CHECKPOINT_OVERHEAD_BYTES
+    method = uda.get("method", "dacs") if in_uda else None
+    teacher = student if method == "dacs" else 0
+    mic = uda.get("mic") or {}
+    own_settings = mic.get("mask_alpha", "same") != "same" or mic.get("mask_pseudo_threshold", "same") != "same"
+    mic_own_teacher = in_uda and mic.get("enabled") and (method != "dacs" or own_settings)
+    frozen = encoder if method == "dacs" and uda["fd"]["enabled"] and not config["model"].get("pretrained") else 0
+    moments = 2 if optim.get("kind", "adamw") == "adamw" else (1 if optim.get("momentum", 0.9) > 0 else 0)
+    adversary = 0
+    if method == "advseg":
+        ndf = (uda.get("advseg") or {}).get("ndf", 64)
+        adversary = 3 * discriminator_parameters(config["model"]["num_classes"], ndf)  # weights + Adam's 2 moments
+    values = student + teacher + (student if mic_own_teacher else 0) + frozen + moments * trainable + adversary
+    return BYTES_PER_VALUE * values + CHECKPOINT_OVERHEAD_BYTES
 
 
 def peak_bytes(configs: Iterable[Mapping[str, Any]], build: bool = True) -> int | None:

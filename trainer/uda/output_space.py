@@ -15,7 +15,7 @@ A mixin of ``UDAStep`` (step.py), kept apart so each piece stays one readable fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,8 @@ from trainer.uda.losses import decode_cross_entropy, upsample_logits
 from trainer.uda.minent import entropy_minimisation_loss
 
 if TYPE_CHECKING:
+    from trainer.models.hrda import HRDAOutput
+    from trainer.uda.hrda_losses import HRDALoss
     from trainer.uda.step import TargetBatch
 
 Batch = Mapping[str, torch.Tensor]
@@ -42,6 +44,14 @@ class OutputSpaceTerms:
     amp_dtype: torch.dtype | None
     hrda: HRDASegmentor | None
     adversary: OutputSpaceAdversary | None
+    _run: Any
+
+    if TYPE_CHECKING:  # defined by UDAStep (step.py)
+
+        def _target_images(self, batch: Batch | None) -> torch.Tensor: ...
+        def _backward(self, loss: torch.Tensor) -> None: ...
+        def _hrda_forward(self, img: torch.Tensor) -> HRDAOutput: ...
+        def _hrda_loss(self, out: HRDAOutput, label: torch.Tensor, weight: torch.Tensor | None) -> HRDALoss: ...
 
     def output_space_terms(
         self, iteration: int, src_img: torch.Tensor, src_lbl: torch.Tensor, unlabelled: Batch | None
@@ -51,6 +61,7 @@ class OutputSpaceTerms:
         then trains its discriminator on both detached outputs and steps its own optimizer. No EMA
         teacher, pseudo-labels, ClassMix or FD, as in the reference; MIC brings its own teacher."""
         tgt_img = self._target_images(unlabelled)
+        assert unlabelled is not None  # _target_images refuses None
         src_ce, src_out = self.aligned_output(src_img, src_lbl)
         assert src_ce is not None
         self._backward(src_ce)

@@ -99,6 +99,7 @@ class UDAStep(OutputSpaceTerms):
         if self.mic is not None:
             self.mic.update_teacher(self.student, iteration)
         src_img, src_lbl = self._images(labelled), self._labels(labelled)
+        target: TargetBatch | None
         if self.output_space:
             losses, total, target = self.output_space_terms(iteration, src_img, src_lbl, unlabelled)
         else:
@@ -129,6 +130,7 @@ class UDAStep(OutputSpaceTerms):
         target: TargetBatch | None = None
         if self.uda:
             tgt_img = self._target_images(unlabelled)
+            assert unlabelled is not None  # _target_images refuses None
             pseudo_lbl, confidence = self.pseudo_label(tgt_img)
             tgt_weight = self.target_weight(confidence, pseudo_lbl.shape, unlabelled)
             mixed_img, mixed_lbl, mixed_w = self.class_mix(src_img, src_lbl, tgt_img, pseudo_lbl, tgt_weight)
