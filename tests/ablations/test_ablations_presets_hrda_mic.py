@@ -43,8 +43,20 @@ def test_the_final_hrda_row_is_the_reference_config() -> None:
     assert hrda.uda.rcs.min_crop_ratio == 2.0
     assert (hrda.run.eval_mode, hrda.run.slide_crop, hrda.run.slide_stride) == ("slide", (1024, 1024), (512, 512))
     assert _row("hrda_detail_gta", "lr1.0+hr0.5") == hrda  # the same trial in every table
+    # LR1.0 (row 2) is the reference's experiment 42 run: DAFormer's training with v2 margins (the
+    # 2048x1024 mask resized to 1024x512) and sliding 512 windows at stride 256, not DAFormer's own
+    # whole-image evaluation and 15/120 crop rows
     plain = _row("hrda_components_gta", "lr1.0")
-    assert plain == TrainConfig.model_validate({"model": {"pretrained": "pretrained/mit_b5.pth"}})
+    assert plain == TrainConfig.model_validate({
+        "model": {"pretrained": "pretrained/mit_b5.pth"},
+        "uda": {"pseudo_label": {"crop_top": 0, "crop_bottom": 0, "crop_pseudo_margins": [15, 120, 15, 15]}},
+        "run": {"eval_mode": "slide", "slide_crop": [512, 512], "slide_stride": [256, 256]},
+    })
+    for table, row, window in (("hrda_components_gta", "hr0.5", 512), ("hrda_context_gta", "lr0.5", 256),
+                               ("hrda_context_gta", "lr0.5+hr0.5", 512), ("hrda_context_gta", "lr0.75+hr0.5", 768),
+                               ("hrda_detail_gta", "hr0.25", 256), ("hrda_naive_gta", "lr0.75+hr0.375", 768)):
+        run = _row(table, row).run  # every row slides windows of its outer crop at half that stride
+        assert (run.eval_mode, run.slide_crop, run.slide_stride) == ("slide", (window,) * 2, (window // 2,) * 2)
     fixed = _row("hrda_components_gta", "fixed_att").model.hrda
     assert fixed.fixed_attention == 0.5 and not fixed.hr_slide_overlapping and fixed.hr_loss_weight == 0.0
     context = _row("hrda_context_gta", "lr0.5+hr0.5")
@@ -82,7 +94,19 @@ def test_every_hrda_row_follows_the_reference_rule_for_an_outer_crop_equal_to_th
             assert hrda.lr_loss_weight == (hrda.hr_loss_weight if equal else 0.0), plan.name
             both = equal and cfg.uda.mode == "uda" and cfg.uda.fd.enabled
             assert hrda.fd_scales == ("all" if both else "context"), plan.name
-    assert seen_equal == 3  # hrda_context_gta's LR0.5+HR0.5, seeds 0, 1, 2
+    assert seen_equal == 3 * 4  # hrda_context_gta's LR0.5+HR0.5 and Table S1's three HRDA rows, seeds 0, 1, 2
+
+
+def test_table_s1_varies_only_the_context_scale() -> None:
+    """HRDA Table S1 (id 44): a 512 outer crop = detail crop; context scale 0.25 / 0.5 / 0.75, or none."""
+    assert {i.name: i.n_trials for i in list_presets()}["hrda_context_resolution_gta"] == 4 * 3
+    sc05 = _row("hrda_context_resolution_gta", "sc0.5")
+    assert sc05 == _row("hrda_context_gta", "lr0.5+hr0.5")  # the same trial as Table 3's row
+    assert _row("hrda_context_resolution_gta", "hr0.5") == _row("hrda_context_gta", "hr0.5")
+    for name, scale in (("sc0.25", 0.25), ("sc0.75", 0.75)):
+        row = _row("hrda_context_resolution_gta", name)
+        assert row.model.hrda.scales == (scale, 1.0)
+        assert row.model_copy(update={"model": sc05.model}) == sc05
 
 
 def test_cityscapes_to_acdc_and_dark_zurich_rows() -> None:
