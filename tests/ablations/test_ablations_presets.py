@@ -28,7 +28,7 @@ ALL_PRESETS = sorted(
 )
 # HRDA's and MIC's tables and the method lineage (test_ablations_presets_hrda_mic.py)
 ALL_PRESETS = sorted(ALL_PRESETS + [
-    "hrda_components_gta", "hrda_context_gta", "hrda_context_resolution_gta", "hrda_detail_gta",
+    "hrda_components_gta", "hrda_context_gta", "hrda_context_resolution_gta", "hrda_crop_size_gta", "hrda_detail_gta",
     "hrda_detail_variants_gta", "hrda_lambda_d_gta",
     "hrda_naive_gta", "lineage_gta", "lineage_synthetic", "lineage_synthia", "mic_components_gta",
     "mic_mask_params_gta", "mic_supervised", "mic_where_gta",

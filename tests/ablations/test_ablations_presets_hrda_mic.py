@@ -134,3 +134,18 @@ def test_cityscapes_to_acdc_and_dark_zurich_rows() -> None:
     assert _row("mic_where_acdc", "both") == mic  # the same trial as Table 2's ACDC MIC(HRDA)
     assert _row("mic_where_acdc", "source").uda.mic.mask_mode == "separatesrc"
     assert _row("mic_where_acdc", "target").uda.mic.mask_mode == "separatetrg"
+
+
+def test_figure_4_cells_are_the_tables_trials() -> None:
+    """HRDA Figure 4 (ids 42/43): 7 UDA and 7 oracle crop settings; the UDA cells that Tables 3-7 also
+    report are the very same trials (the reference runs them once, in id 42)."""
+    assert {i.name: i.n_trials for i in list_presets()}["hrda_crop_size_gta"] == 14 * 3
+    same = {"uda_lr512": ("hrda_components_gta", "lr1.0"), "uda_hr512": ("hrda_components_gta", "hr0.5"),
+            "uda_lr256": ("hrda_context_gta", "lr0.5"), "uda_hr256": ("hrda_detail_gta", "hr0.25"),
+            "uda_hr768": ("hrda_naive_gta", "hr0.75")}
+    for cell, (table, row) in same.items():
+        assert _row("hrda_crop_size_gta", cell) == _row(table, row), cell
+    oracle = _row("hrda_crop_size_gta", "oracle_hr768")
+    assert oracle.uda.mode == "target_only" and oracle.data.crop_size == (768, 768)
+    assert oracle.data.target.resize == oracle.data.val_resize == (2048, 1024)
+    assert (oracle.run.eval_mode, oracle.run.slide_crop, oracle.run.slide_stride) == ("slide", (768, 768), (384, 384))
