@@ -87,11 +87,16 @@ def postgresql(bin_dir: Path = Path("/usr/lib/postgresql/15/bin")) -> Iterator[s
 
 
 SERVER = """
+import gc
 import uvicorn
+import api_data
 from service.app import create_app
+api_data.roomy_storage()
 from service.settings import Settings
 settings = Settings(database_url={url!r}, api_token={token!r}, max_trials={max_trials}, max_body_bytes=10_000_000)
-uvicorn.run(create_app(settings), host="127.0.0.1", port={port}, log_level="warning")
+app = create_app(settings)
+gc.freeze()  # as `ablate serve` does
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
 """
 
 
@@ -100,7 +105,8 @@ def serve(database_url: str, max_trials: int) -> Iterator[tuple[str, int]]:
     """The API in its own process; yields (base URL, pid)."""
     port = _free_port()
     code = SERVER.format(url=database_url, token=TOKEN, max_trials=max_trials, port=port)
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")])}
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
