@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from ablations.results import TABLE_FORMATS, TABLE_KINDS, render_report, render_table
 from service.experiments import repository as experiments
 from service.lifecycle import ExperimentStatus, TrialStatus
-from service.results.answers import json_body
+from service.results.answers import json_body, status_body
 from service.results.cache import ResultsCache
 from service.results.repository import load_results
 from service.results.router import _urls
@@ -162,15 +162,23 @@ def test_status_and_report_are_what_the_full_records_give(api: TestClient) -> No
         experiments.set_mlflow_ids(s, experiment["id"], "7", "parent")
         trials.get_trial(s, experiment["trials"][1]["id"]).mlflow_run_id = "run1"
     base = f"/experiments/{experiment['id']}"
-    for step in (0, 0, 8, 9):  # computed, served from the cache, then progress laid over the kept records
-        if step:
+    # computed, served from the cache, progress spliced into the kept pieces, then trial 0 ends
+    # (a results change: the pieces are cut again, at trial 1 only), then trial 1 moves alone
+    for step in (0, 0, 8, 9, 10, 11):
+        if step in (8, 9):
             with api.app.state.sessions.begin() as s:
                 trials.record_progress(s, experiment["trials"][1]["id"], step, 10)
                 trials.record_eval_point(s, experiment["trials"][0]["id"], step, {"road": 60.0}, 40.0 + step)
+        if step == 10:
+            _finish(api, experiment["trials"][0], 63.0)
+        if step == 11:
+            with api.app.state.sessions.begin() as s:
+                trials.record_eval_point(s, experiment["trials"][1]["id"], 9, {"road": 66.0}, 55.5)
         with api.app.state.read_sessions() as s:
             results = load_results(s, experiment["id"])
-        status = api.get(f"{base}/status").json()
-        assert status["status"] == results.info.status and status["trials"] == [
+        answer = api.get(f"{base}/status")
+        assert answer.content == json_body(status_body(results.info.status, results.records))
+        assert answer.json()["trials"] == [
             {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou}
             for r in results.records]
         urls = _urls(api.app.state.settings, experiment["id"], results.mlflow_experiment_id,
