@@ -270,6 +270,7 @@ def main() -> None:
     parser.add_argument("--postgresql-url", help="an empty database to use instead of a throwaway server")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"machine: {os.cpu_count()} CPUs, load average {_load()} at the start", flush=True)
     ours: dict[str, dict[int, dict[str, float]]] = {}
     for db in args.databases.split(","):
         if db == "sqlite":
@@ -282,6 +283,11 @@ def main() -> None:
                 ours[db] = bench(db, url, args)
     if args.mlflow_trials:
         compare_mlflow(args.mlflow_trials, ours)
+    print(f"load average {_load()} at the end (1, 5, 15 min)", flush=True)
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
