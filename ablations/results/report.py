@@ -134,14 +134,17 @@ class ReportPieces:
     `fill` splices the live trials' current lines in on every progress change."""
 
     pieces: tuple[bytes, ...]
-    live: tuple[str | int, ...]
+    live: tuple[TrialRecord, ...]
+    """The live trials' records as the page was rendered, in page order."""
     urls: ReportUrls
 
     def fill(self, records: Mapping[str | int, TrialRecord]) -> bytes:
-        """The page (UTF-8) with each live trial's line rendered from ``records[trial_id]``."""
+        """The page (UTF-8) with each live trial's line rendered from ``records[trial_id]`` (its
+        kept record when ``records`` has none for it)."""
         parts = [self.pieces[0]]
-        for trial_id, piece in zip(self.live, self.pieces[1:], strict=True):
-            parts += [str(_trial_row(_trial_line(records[trial_id], self.urls))).encode("utf-8"), piece]
+        for kept, piece in zip(self.live, self.pieces[1:], strict=True):
+            line = _trial_line(records.get(kept.trial_id, kept), self.urls)
+            parts += [str(_trial_row(line)).encode("utf-8"), piece]
         return b"".join(parts)
 
 
@@ -175,7 +178,7 @@ def report_pieces(
             default_classes=default_curve_classes(info, records) if default_classes is None else default_classes,
         )
     )
-    order = tuple(t.trial_id for t in records if t.trial_id in live)
+    order = tuple(t for t in records if t.trial_id in live)
     pieces = tuple(piece.encode("utf-8") for piece in page.split(LIVE_ROW))
     if len(pieces) != len(order) + 1:
         raise RuntimeError(f"report page: {len(pieces) - 1} live rows for {len(order)} live trials")

@@ -32,7 +32,7 @@ from service.results.repository import (
     load_results,
     load_stamp,
     load_summary,
-    with_progress,
+    progress_over,
 )
 
 MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
@@ -102,11 +102,11 @@ def _live(records: list[TrialRecord]) -> list[TrialRecord]:
     return [r for r in records if r.status in ACTIVE_STATUSES]
 
 
-def live_records(session: Session, summary: Results) -> dict[str | int, TrialRecord]:
-    """The live trials' records as of now: their progress re-read (two queries of plain numbers
-    on the active trials only) and laid over the kept records."""
-    live = summary._replace(records=_live(summary.records))
-    return {r.trial_id: r for r in with_progress(live, load_progress(session, int(summary.info.id))).records}
+def live_records(session: Session, experiment_id: int, kept: tuple[TrialRecord, ...]) -> dict[str | int, TrialRecord]:
+    """The ``kept`` records of live trials as of now: their progress re-read (two queries of plain
+    numbers on the active trials only) and laid over them. They come from the kept pieces
+    themselves, so each piece always has its record, even if a results change lands meanwhile."""
+    return {r.trial_id: r for r in progress_over(kept, load_progress(session, experiment_id))}
 
 
 def status_body(experiment_status: str, records: list[TrialRecord]) -> dict[str, Any]:
@@ -151,7 +151,8 @@ class StatusPieces(NamedTuple):
 
     body: tuple[str, ...]
     canonical: tuple[str, ...]
-    live: tuple[str | int, ...]
+    live: tuple[TrialRecord, ...]
+    """The live trials' records as the pieces were cut, in order."""
 
     @classmethod
     def of(cls, experiment_status: str, records: list[TrialRecord]) -> StatusPieces:
@@ -167,12 +168,13 @@ class StatusPieces(NamedTuple):
             canonical.append(None if item else json.dumps(_status_item(r), sort_keys=True))
         body.append('],"etag":"')
         canonical.append("]}")
-        order = tuple(r.trial_id for r in records if r.trial_id in live)
+        order = tuple(r for r in records if r.trial_id in live)
         return cls(_split(body), _split(canonical), order)
 
     def fill(self, records: Mapping[str | int, TrialRecord]) -> bytes:
-        """The status answer with the live trials' items from ``records[trial_id]``."""
-        items = [_status_item(records[trial_id]) for trial_id in self.live]
+        """The status answer with the live trials' items from ``records[trial_id]`` (the kept
+        record when there is none)."""
+        items = [_status_item(records.get(kept.trial_id, kept)) for kept in self.live]
         canonical = _interleave(self.canonical, [json.dumps(item, sort_keys=True) for item in items])
         etag = hashlib.sha1(canonical.encode()).hexdigest()
         return (_interleave(self.body, [_compact(item) for item in items]) + etag + '"}').encode("utf-8")
@@ -190,7 +192,7 @@ def status(session: Session, cache: ResultsCache, experiment_id: int) -> Answer:
             experiment_id, "status_pieces", stamp.results,
             lambda: StatusPieces.of(summary.info.status, summary.records),
             size=lambda p: sum(len(t) for t in (*p.body, *p.canonical)))
-        return Answer(pieces.fill(live_records(session, summary)), "application/json")
+        return Answer(pieces.fill(live_records(session, experiment_id, pieces.live)), "application/json")
 
     answer: Answer = cache.get(experiment_id, "status", stamp, compute, size=_answer_size)
     return answer
@@ -233,7 +235,7 @@ def report(session: Session, cache: ResultsCache, experiment_id: int,
         summary = _summary(session, cache, experiment_id, stamp)
         kept: ReportPieces = cache.get(experiment_id, "report_pieces", stamp.results, lambda: pieces(summary),
                                        size=lambda p: sum(len(piece) for piece in p.pieces))
-        return Answer(kept.fill(live_records(session, summary)), "text/html; charset=utf-8")
+        return Answer(kept.fill(live_records(session, experiment_id, kept.live)), "text/html; charset=utf-8")
 
     answer: Answer = cache.get(experiment_id, "report", stamp, compute, size=_answer_size)
     return answer

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -155,14 +155,14 @@ def load_progress(session: Session, experiment_id: int) -> dict[int, Progress]:
     return {trial_id: (iteration, total, last.get(trial_id)) for trial_id, iteration, total in rows}
 
 
-def with_progress(summary: Results, progress: dict[int, Progress]) -> Results:
-    """``summary`` with each trial's progress replaced by ``progress`` (records that did not move
+def progress_over(records: Iterable[TrialRecord], progress: dict[int, Progress]) -> list[TrialRecord]:
+    """``records`` with each trial's progress replaced by ``progress`` (records that did not move
     are kept as they are, so only the few running trials are rebuilt and re-validated)."""
-    records = []
-    for record in summary.records:
+    out = []
+    for record in records:
         moved = progress.get(int(record.trial_id))
         if moved is None:
-            records.append(record)
+            out.append(record)
             continue
         iteration, total, point = moved
         curve = (point,) if point is not None else ()
@@ -172,5 +172,5 @@ def with_progress(summary: Results, progress: dict[int, Progress]) -> Results:
                 iteration, total_steps, final_step, curve):
             record = replace(record, current_step=iteration, total_steps=total_steps, final_step=final_step,
                              curve=curve)
-        records.append(record)
-    return summary._replace(records=records)
+        out.append(record)
+    return out

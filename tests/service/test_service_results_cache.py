@@ -208,3 +208,25 @@ def test_the_cache_is_bounded_and_computes_once_per_change() -> None:
     for t in threads:
         t.join()
     assert len(calls) == 1
+
+
+def test_status_pieces_fill_live_items_and_keep_a_record_they_are_not_given() -> None:
+    """The kept status text with live items spliced in is `status_body`'s answer; a live trial the
+    fresh progress lacks (a results change landed between two reads) keeps its kept item."""
+    from dataclasses import replace
+
+    from ablations.results import CurvePoint, TrialRecord
+    from service.results.answers import StatusPieces
+
+    records = [
+        TrialRecord(1, "a/seed=0", "a", {}, 0, "succeeded", final_miou=50.0, current_step=10, total_steps=10),
+        TrialRecord(2, "a/seed=1", "a", {}, 1, "running", current_step=3, total_steps=10),
+        TrialRecord(3, "b/seed=0", "b", {}, 0, "failed", current_step=4, total_steps=10),
+        TrialRecord(4, "b/seed=1", "b", {}, 1, "queued", current_step=0, total_steps=10),
+    ]
+    pieces = StatusPieces.of("running", records)
+    assert [r.trial_id for r in pieces.live] == [2, 4] and len(pieces.body) == len(pieces.canonical) == 3
+    assert pieces.fill({}) == json_body(status_body("running", records))
+    moved = replace(records[1], current_step=7, curve=[CurvePoint(6, {}, 44.5)])
+    expected = json_body(status_body("running", [records[0], moved, *records[2:]]))
+    assert pieces.fill({2: moved}) == expected and b'"step":7,"miou":44.5' in expected

@@ -77,7 +77,7 @@ def test_pieces_filled_with_new_progress_are_the_page_of_that_progress(
     that must be the page rendered from scratch with the new progress, byte for byte."""
     live = {r.trial_id for r in records if r.status == "running"} | {records[0].trial_id}
     pieces = report_pieces(info, records, URLS, live=live)
-    assert pieces.live == tuple(r.trial_id for r in records if r.trial_id in live)
+    assert tuple(r.trial_id for r in pieces.live) == tuple(r.trial_id for r in records if r.trial_id in live)
     assert len(pieces.pieces) == 1 + len(live) >= 3
     moved = [replace(r, current_step=1234, total_steps=3000) if r.trial_id in live else r for r in records]
     filled = pieces.fill({r.trial_id: r for r in moved if r.trial_id in live}).decode()
