@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ablations.spec import AblationSpec
 from service.db.engine import make_engine, session_factory
+from service.experiments import planning
 from service.experiments import service as experiments
 from service.settings import Settings
 from service.trials import repository as trials
@@ -50,8 +51,16 @@ def grid(trials: int, name: str = "bench") -> dict[str, Any]:
     }
 
 
+def roomy_storage() -> None:
+    """Tell the service its storage path has room for any grid: this machine's disk could not hold
+    a 10,000-trial grid's checkpoints. The estimate is still computed on every POST (its cost is
+    part of what is measured); it only never refuses."""
+    planning.storage_shortfall = lambda path, estimate: None  # type: ignore[assignment]
+
+
 def create_experiment(engine: Engine, trials: int) -> int:
     """Store a ``trials``-trial experiment with results and curves; returns its id."""
+    roomy_storage()
     settings = Settings(database_url=str(engine.url), max_trials=max(trials, 1000))
     spec = AblationSpec.model_validate(grid(trials, f"bench{trials}"))
     with session_factory(engine).begin() as session:

@@ -87,11 +87,16 @@ def postgresql(bin_dir: Path = Path("/usr/lib/postgresql/15/bin")) -> Iterator[s
 
 
 SERVER = """
+import gc
 import uvicorn
+import api_data
 from service.app import create_app
+api_data.roomy_storage()
 from service.settings import Settings
 settings = Settings(database_url={url!r}, api_token={token!r}, max_trials={max_trials}, max_body_bytes=10_000_000)
-uvicorn.run(create_app(settings), host="127.0.0.1", port={port}, log_level="warning")
+app = create_app(settings)
+gc.freeze()  # as `ablate serve` does
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
 """
 
 
@@ -100,7 +105,8 @@ def serve(database_url: str, max_trials: int) -> Iterator[tuple[str, int]]:
     """The API in its own process; yields (base URL, pid)."""
     port = _free_port()
     code = SERVER.format(url=database_url, token=TOKEN, max_trials=max_trials, port=port)
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")])}
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -264,6 +270,7 @@ def main() -> None:
     parser.add_argument("--postgresql-url", help="an empty database to use instead of a throwaway server")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"machine: {os.cpu_count()} CPUs, load average {_load()} at the start", flush=True)
     ours: dict[str, dict[int, dict[str, float]]] = {}
     for db in args.databases.split(","):
         if db == "sqlite":
@@ -276,6 +283,11 @@ def main() -> None:
                 ours[db] = bench(db, url, args)
     if args.mlflow_trials:
         compare_mlflow(args.mlflow_trials, ours)
+    print(f"load average {_load()} at the end (1, 5, 15 min)", flush=True)
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

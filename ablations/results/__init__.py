@@ -8,7 +8,7 @@ PNG/SVG plots and ``render_report`` for the server-rendered HTML page.
 from ablations.results.figures import FIGURE_NAMES, render_figure
 from ablations.results.formats import TABLE_FORMATS, render_table
 from ablations.results.records import CurvePoint, ExperimentInfo, TrialRecord
-from ablations.results.report import ReportUrls, render_report
+from ablations.results.report import ReportPieces, ReportUrls, render_report, report_pieces
 from ablations.results.tables import TABLE_BUILDERS
 
 TABLE_KINDS: tuple[str, ...] = tuple(TABLE_BUILDERS)
@@ -19,9 +19,11 @@ __all__ = [
     "TABLE_KINDS",
     "CurvePoint",
     "ExperimentInfo",
+    "ReportPieces",
     "ReportUrls",
     "TrialRecord",
     "render_figure",
     "render_report",
     "render_table",
+    "report_pieces",
 ]

@@ -10,7 +10,7 @@ The service owns the routes; it passes their URLs in ``ReportUrls``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
@@ -122,27 +122,49 @@ def report_views(info: ExperimentInfo, records: Sequence[TrialRecord]) -> dict[s
     return {kind: build_view(kind, info, records) for kind in REPORT_TABLES}
 
 
-def render_report(
+LIVE_ROW = "<!--live trial row-->"
+"""Where `report_pieces` leaves a trial's line out. User text is autoescaped, so its ``<`` never
+appears raw and no experiment or trial name can produce this text."""
+
+
+@dataclass(frozen=True)
+class ReportPieces:
+    """A report page cut at the lines of some trials (``live``, in page order): everything else on
+    the page depends only on final results, so the service renders it once per results change and
+    `fill` splices the live trials' current lines in on every progress change."""
+
+    pieces: tuple[bytes, ...]
+    live: tuple[TrialRecord, ...]
+    """The live trials' records as the page was rendered, in page order."""
+    urls: ReportUrls
+
+    def fill(self, records: Mapping[str | int, TrialRecord]) -> bytes:
+        """The page (UTF-8) with each live trial's line rendered from ``records[trial_id]`` (its
+        kept record when ``records`` has none for it)."""
+        parts = [self.pieces[0]]
+        for kept, piece in zip(self.live, self.pieces[1:], strict=True):
+            line = _trial_line(records.get(kept.trial_id, kept), self.urls)
+            parts += [str(_trial_row(line)).encode("utf-8"), piece]
+        return b"".join(parts)
+
+
+def report_pieces(
     info: ExperimentInfo,
     records: Sequence[TrialRecord],
     urls: ReportUrls | Mapping[str, Any],
     views: Mapping[str, TableView] | None = None,
     default_classes: Sequence[str] | None = None,
-) -> str:
-    """The whole report page as HTML text.
-
-    ``views`` are `report_views(info, records)` when the caller kept them from an earlier page of
-    the same results (the service does, so a progress change re-renders only the progress lines);
-    ``default_classes`` likewise `default_curve_classes(info, records)`, which needs the curves.
-    """
+    live: Collection[str | int] = (),
+) -> ReportPieces:
+    """`render_report`'s page with the lines of the trials in ``live`` left out (see `ReportPieces`)."""
     if not isinstance(urls, ReportUrls):
         urls = ReportUrls.from_mapping(urls)
     views = report_views(info, records) if views is None else views
     tables: list[tuple[str, TableView]] = [(kind, views[kind]) for kind in REPORT_TABLES]
     tables = [(kind, view) for kind, view in tables if view.rows or kind != "architecture"]
-    rows = [_trial_row(_trial_line(t, urls)) for t in records]
+    rows = [Markup(LIVE_ROW) if t.trial_id in live else _trial_row(_trial_line(t, urls)) for t in records]
     finished = sum(t.status == "succeeded" for t in records)
-    return (
+    page = (
         _environment()
         .get_template("report.html")
         .render(
@@ -156,3 +178,24 @@ def render_report(
             default_classes=default_curve_classes(info, records) if default_classes is None else default_classes,
         )
     )
+    order = tuple(t for t in records if t.trial_id in live)
+    pieces = tuple(piece.encode("utf-8") for piece in page.split(LIVE_ROW))
+    if len(pieces) != len(order) + 1:
+        raise RuntimeError(f"report page: {len(pieces) - 1} live rows for {len(order)} live trials")
+    return ReportPieces(pieces, order, urls)
+
+
+def render_report(
+    info: ExperimentInfo,
+    records: Sequence[TrialRecord],
+    urls: ReportUrls | Mapping[str, Any],
+    views: Mapping[str, TableView] | None = None,
+    default_classes: Sequence[str] | None = None,
+) -> str:
+    """The whole report page as HTML text.
+
+    ``views`` are `report_views(info, records)` when the caller kept them from an earlier page of
+    the same results; ``default_classes`` likewise `default_curve_classes(info, records)`, which
+    needs the curves. The service keeps `report_pieces` instead and fills in progress lines.
+    """
+    return report_pieces(info, records, urls, views, default_classes).fill({}).decode("utf-8")

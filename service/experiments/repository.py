@@ -20,18 +20,20 @@ from service.lifecycle import EXPERIMENT_TERMINAL, ExperimentStatus, check_exper
 def insert_experiment(session: Session, experiment: Experiment) -> Experiment | None:
     """Insert a queued experiment; None when its idempotency key was taken meanwhile.
 
-    The insert runs in a SAVEPOINT so that losing the race for an idempotency key to a concurrent
+    With a key, the insert runs in a SAVEPOINT so that losing the race for an idempotency key to a concurrent
     request leaves the request's transaction usable (the caller then reads the winner).
     """
     experiment.status = ExperimentStatus.QUEUED.value
-    try:
-        with session.begin_nested():
-            session.add(experiment)
-            session.flush()
-    except IntegrityError:
-        if experiment.idempotency_key is None:
-            raise
-        return None
+    if experiment.idempotency_key is None:  # no race to lose: no SAVEPOINT round trips
+        session.add(experiment)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(experiment)
+                session.flush()
+        except IntegrityError:
+            return None
     session.add(
         ExperimentStatusChange(
             experiment_id=experiment.id, from_status=None, to_status=experiment.status, reason="submitted"

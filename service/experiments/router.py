@@ -22,7 +22,7 @@ from service.results.answers import CacheDep as ResultsCacheDep
 from service.results.answers import cached_json
 from service.trials import repository as trials_repo
 from service.trials.schemas import TrialRead
-from service.trials.service import to_read as trial_read
+from service.trials.service import read_row
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 MAX_ID = 2**31 - 1
@@ -67,11 +67,12 @@ def submit(
     reuse_results: Annotated[
         bool, Query(description="Reuse the result of a finished trial with the same config hash and code version.")
     ] = True,
-) -> JSONResponse:
+) -> Response:
     if dry_run:
         return JSONResponse(service.dry_run(settings, body).model_dump(mode="json"), status_code=200)
     experiment, created = service.create(session, settings, body, idempotency_key, owner, reuse_results)
-    return JSONResponse(experiment.model_dump(mode="json"), status_code=201 if created else 200)
+    # pydantic's own serializer: a 1,000-trial answer costs a fraction of model_dump + json.dumps.
+    return Response(experiment.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
 @router.get(
@@ -110,7 +111,7 @@ def get_experiment(experiment_id: ExperimentId, session: ReadSession, settings: 
 )
 def list_trials(experiment_id: ExperimentId, session: ReadSession) -> list[TrialRead]:
     repository.get_experiment(session, experiment_id)
-    return [trial_read(t) for t in trials_repo.list_trials(session, experiment_id)]
+    return [read_row(t) for t in trials_repo.list_trial_rows(session, experiment_id)]
 
 
 @router.post(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,7 @@ from service.experiments.schemas import (
 from service.lifecycle import ExperimentStatus, TrialStatus
 from service.settings import Settings
 from service.trials import repository as trials_repo
-from service.trials.models import Trial
-from service.trials.service import to_read as trial_read
+from service.trials.service import read_row
 
 DISK_BASIS = (
     "peak of the resume checkpoints in the storage path: per trial (run.keep_checkpoints + 1) x one checkpoint "
@@ -168,19 +167,17 @@ def _read(experiment: Experiment, counts: dict[str, int]) -> ExperimentRead:
 
 
 def detail(
-    session: Session, experiment_id: int, settings: Settings | None = None, trials: Sequence[Trial] | None = None
+    session: Session, experiment_id: int, settings: Settings | None = None,
+    trials: Sequence[Mapping[Any, Any]] | None = None,
 ) -> ExperimentDetail:
-    """The experiment with its trials and disk use; ``trials`` when the caller holds them all (just
-    inserted), so a new grid's rows and their config JSON are not read back."""
+    """The experiment with its trials and disk use. Trials are read as `READ_COLUMNS` rows (never
+    their config JSON or log); ``trials`` when the caller holds them all (just inserted)."""
     experiment = repository.get_experiment(session, experiment_id)
-    if trials is None:
-        trials = trials_repo.list_trials(session, experiment_id)
-    else:
-        trials = sorted(trials, key=lambda t: t.id)
+    rows = trials_repo.list_trial_rows(session, experiment_id) if trials is None else trials
     counts: dict[str, int] = {}
-    for t in trials:
-        counts[t.status] = counts.get(t.status, 0) + 1
-    return ExperimentDetail(**_read(experiment, counts).model_dump(), trials=[trial_read(t) for t in trials],
+    for t in rows:
+        counts[t["status"]] = counts.get(t["status"], 0) + 1
+    return ExperimentDetail(**_read(experiment, counts).model_dump(), trials=[read_row(t) for t in rows],
                             disk=_disk(experiment, settings))
 
 

@@ -3,7 +3,7 @@
 The tables must come from the database (issue: results), and must render quickly for 1,000
 trials, so trials and curve points of the experiment are read in one query each and grouped
 here, never per trial. Two depths: `load_results` reads every curve point (the figures need
-them); `load_summary` reads only the columns tables, status and report use and the *last* curve
+them, as plain rows); `load_summary` reads only the columns tables, status and report use and the *last* curve
 point of each trial (its step and mIoU: progress), never a trial's config JSON nor its log.
 `load_stamp` is the one primary-key read that tells the cache whether any of it changed.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -53,31 +54,18 @@ class Results(NamedTuple):
 
 
 def load_results(session: Session, experiment_id: int) -> Results:
-    """The experiment's `ExperimentInfo`, one `TrialRecord` per trial (in trial order) and MLflow ids."""
-    experiment = experiments.get_experiment(session, experiment_id)
-    rows = session.scalars(select(Trial).where(Trial.experiment_id == experiment_id).order_by(Trial.id)).all()
+    """The experiment's `ExperimentInfo`, one `TrialRecord` per trial (in trial order) and MLflow ids.
+
+    Every curve point is read, as plain rows (no ORM object per point: 100,000 of them for 10,000
+    trials), and each trial's columns without its config JSON or log."""
     points: dict[int, list[CurvePoint]] = defaultdict(list)
-    query = (select(TrialMetricPoint).join(Trial, Trial.id == TrialMetricPoint.trial_id)
+    query = (select(TrialMetricPoint.trial_id, TrialMetricPoint.step, TrialMetricPoint.per_class_iou,
+                    TrialMetricPoint.miou)
+             .join(Trial, Trial.id == TrialMetricPoint.trial_id)
              .where(Trial.experiment_id == experiment_id).order_by(TrialMetricPoint.step))
-    for point in session.scalars(query):
-        points[point.trial_id].append(CurvePoint(point.step, _finite(point.per_class_iou) or {}, point.miou))
-    spec = experiment.spec or {}
-    info = ExperimentInfo(
-        id=experiment.id, name=experiment.name, status=experiment.status, baseline=spec.get("baseline"),
-        seeds_planned=list(spec.get("seeds") or []), published=spec.get("published") or None,
-        eval_classes=_eval_classes(rows[0].config if rows else None),
-    )
-    records = [
-        TrialRecord(
-            trial_id=t.id, name=t.name, variant=t.variant, sweep=t.sweep or {}, seed=t.seed, status=t.status,
-            final_miou=t.final_miou, final_per_class=_finite(t.final_per_class), best_miou=t.best_miou,
-            best_step=t.best_step, final_step=t.progress_total if t.status == "succeeded" else None,
-            curve=points.get(t.id, []), current_step=t.progress_iteration, total_steps=t.progress_total or None,
-        )
-        for t in rows
-    ]
-    run_ids = {t.id: t.mlflow_run_id for t in rows if t.mlflow_run_id}
-    return Results(info, records, experiment.mlflow_experiment_id, experiment.mlflow_parent_run_id, run_ids)
+    for trial_id, step, per_class, miou in session.connection().execute(query):
+        points[trial_id].append(CurvePoint(step, _finite(per_class) or {}, miou))
+    return _load(session, experiment_id, True, points)
 
 
 def load_stamp(session: Session, experiment_id: int) -> Stamp:
@@ -118,11 +106,16 @@ def load_summary(session: Session, experiment_id: int, per_class: bool = True) -
     ``per_class=False`` also leaves out the sweep and final per-class IoUs, which only the tables
     read: what status and the report's progress lines need, at a fraction of the cost.
     """
+    last = {trial_id: [point] for trial_id, point in _last_points(session, experiment_id).items()}
+    return _load(session, experiment_id, per_class, last)
+
+
+def _load(session: Session, experiment_id: int, per_class: bool, curves: Mapping[int, list[CurvePoint]]) -> Results:
+    """The experiment's results with ``curves[trial id]`` as each trial's curve."""
     experiment = experiments.get_experiment(session, experiment_id)
     columns = (*SUMMARY_COLUMNS, Trial.sweep, Trial.final_per_class) if per_class else SUMMARY_COLUMNS
     rows = session.connection().execute(
         select(*columns).where(Trial.experiment_id == experiment_id).order_by(Trial.id)).all()
-    last = _last_points(session, experiment_id)
     first_config = session.scalar(
         select(Trial.config).where(Trial.experiment_id == experiment_id).order_by(Trial.id).limit(1))
     spec = experiment.spec or {}
@@ -137,7 +130,7 @@ def load_summary(session: Session, experiment_id: int, per_class: bool = True) -
             status=t.status, final_miou=t.final_miou,
             final_per_class=_finite(t.final_per_class) if per_class else None, best_miou=t.best_miou,
             best_step=t.best_step, final_step=t.progress_total if t.status == "succeeded" else None,
-            curve=[last[t.id]] if t.id in last else [], current_step=t.progress_iteration,
+            curve=curves.get(t.id, []), current_step=t.progress_iteration,
             total_steps=t.progress_total or None,
         )
         for t in rows
@@ -162,14 +155,14 @@ def load_progress(session: Session, experiment_id: int) -> dict[int, Progress]:
     return {trial_id: (iteration, total, last.get(trial_id)) for trial_id, iteration, total in rows}
 
 
-def with_progress(summary: Results, progress: dict[int, Progress]) -> Results:
-    """``summary`` with each trial's progress replaced by ``progress`` (records that did not move
+def progress_over(records: Iterable[TrialRecord], progress: dict[int, Progress]) -> list[TrialRecord]:
+    """``records`` with each trial's progress replaced by ``progress`` (records that did not move
     are kept as they are, so only the few running trials are rebuilt and re-validated)."""
-    records = []
-    for record in summary.records:
+    out = []
+    for record in records:
         moved = progress.get(int(record.trial_id))
         if moved is None:
-            records.append(record)
+            out.append(record)
             continue
         iteration, total, point = moved
         curve = (point,) if point is not None else ()
@@ -179,5 +172,5 @@ def with_progress(summary: Results, progress: dict[int, Progress]) -> Results:
                 iteration, total_steps, final_step, curve):
             record = replace(record, current_step=iteration, total_steps=total_steps, final_step=final_step,
                              curve=curve)
-        records.append(record)
-    return summary._replace(records=records)
+        out.append(record)
+    return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from service.experiments import repository as experiments_repo
@@ -34,6 +37,15 @@ def to_read(trial: Trial) -> TrialRead:
         started_at=trial.started_at,
         finished_at=trial.finished_at,
     )
+
+
+def read_row(row: Mapping[Any, Any]) -> TrialRead:
+    """`to_read` of a row of `repository.READ_COLUMNS` (what `add_trials` returns): validated from
+    plain values, without an ORM object per trial."""
+    return TrialRead.model_validate({
+        **{k: row[k] for k in TrialRead.model_fields if k != "progress"},
+        "progress": {"iteration": row["progress_iteration"], "total": row["progress_total"]},
+    })
 
 
 def detail(session: Session, settings: Settings, trial_id: int) -> TrialDetail:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from ablations.results import TABLE_FORMATS, TABLE_KINDS, render_report, render_table
 from service.experiments import repository as experiments
 from service.lifecycle import ExperimentStatus, TrialStatus
-from service.results.answers import json_body
+from service.results.answers import json_body, status_body
 from service.results.cache import ResultsCache
 from service.results.repository import load_results
 from service.results.router import _urls
@@ -162,15 +162,23 @@ def test_status_and_report_are_what_the_full_records_give(api: TestClient) -> No
         experiments.set_mlflow_ids(s, experiment["id"], "7", "parent")
         trials.get_trial(s, experiment["trials"][1]["id"]).mlflow_run_id = "run1"
     base = f"/experiments/{experiment['id']}"
-    for step in (0, 0, 8, 9):  # computed, served from the cache, then progress laid over the kept records
-        if step:
+    # computed, served from the cache, progress spliced into the kept pieces, then trial 0 ends
+    # (a results change: the pieces are cut again, at trial 1 only), then trial 1 moves alone
+    for step in (0, 0, 8, 9, 10, 11):
+        if step in (8, 9):
             with api.app.state.sessions.begin() as s:
                 trials.record_progress(s, experiment["trials"][1]["id"], step, 10)
                 trials.record_eval_point(s, experiment["trials"][0]["id"], step, {"road": 60.0}, 40.0 + step)
+        if step == 10:
+            _finish(api, experiment["trials"][0], 63.0)
+        if step == 11:
+            with api.app.state.sessions.begin() as s:
+                trials.record_eval_point(s, experiment["trials"][1]["id"], 9, {"road": 66.0}, 55.5)
         with api.app.state.read_sessions() as s:
             results = load_results(s, experiment["id"])
-        status = api.get(f"{base}/status").json()
-        assert status["status"] == results.info.status and status["trials"] == [
+        answer = api.get(f"{base}/status")
+        assert answer.content == json_body(status_body(results.info.status, results.records))
+        assert answer.json()["trials"] == [
             {"id": r.trial_id, "status": r.status, "step": r.current_step, "miou": r.latest_miou}
             for r in results.records]
         urls = _urls(api.app.state.settings, experiment["id"], results.mlflow_experiment_id,
@@ -200,3 +208,25 @@ def test_the_cache_is_bounded_and_computes_once_per_change() -> None:
     for t in threads:
         t.join()
     assert len(calls) == 1
+
+
+def test_status_pieces_fill_live_items_and_keep_a_record_they_are_not_given() -> None:
+    """The kept status text with live items spliced in is `status_body`'s answer; a live trial the
+    fresh progress lacks (a results change landed between two reads) keeps its kept item."""
+    from dataclasses import replace
+
+    from ablations.results import CurvePoint, TrialRecord
+    from service.results.answers import StatusPieces
+
+    records = [
+        TrialRecord(1, "a/seed=0", "a", {}, 0, "succeeded", final_miou=50.0, current_step=10, total_steps=10),
+        TrialRecord(2, "a/seed=1", "a", {}, 1, "running", current_step=3, total_steps=10),
+        TrialRecord(3, "b/seed=0", "b", {}, 0, "failed", current_step=4, total_steps=10),
+        TrialRecord(4, "b/seed=1", "b", {}, 1, "queued", current_step=0, total_steps=10),
+    ]
+    pieces = StatusPieces.of("running", records)
+    assert [r.trial_id for r in pieces.live] == [2, 4] and len(pieces.body) == len(pieces.canonical) == 3
+    assert pieces.fill({}) == json_body(status_body("running", records))
+    moved = replace(records[1], current_step=7, curve=[CurvePoint(6, {}, 44.5)])
+    expected = json_body(status_body("running", [records[0], moved, *records[2:]]))
+    assert pieces.fill({2: moved}) == expected and b'"step":7,"miou":44.5' in expected

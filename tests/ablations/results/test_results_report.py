@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import MakeTrial
 
-from ablations.results import ExperimentInfo, ReportUrls, TrialRecord, render_report
+from ablations.results import ExperimentInfo, ReportUrls, TrialRecord, render_report, report_pieces
 
 URLS = ReportUrls(
     status_json="/experiments/7/status",
@@ -66,3 +68,18 @@ def test_results_import_without_torch() -> None:
     code = "import sys, ablations.results; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pieces_filled_with_new_progress_are_the_page_of_that_progress(
+    info: ExperimentInfo, records: list[TrialRecord]
+) -> None:
+    """The service keeps the page cut at the live trials' lines and splices their new lines in:
+    that must be the page rendered from scratch with the new progress, byte for byte."""
+    live = {r.trial_id for r in records if r.status == "running"} | {records[0].trial_id}
+    pieces = report_pieces(info, records, URLS, live=live)
+    assert tuple(r.trial_id for r in pieces.live) == tuple(r.trial_id for r in records if r.trial_id in live)
+    assert len(pieces.pieces) == 1 + len(live) >= 3
+    moved = [replace(r, current_step=1234, total_steps=3000) if r.trial_id in live else r for r in records]
+    filled = pieces.fill({r.trial_id: r for r in moved if r.trial_id in live}).decode()
+    assert filled == render_report(info, moved, URLS) and "1234 / 3000" in filled
+    assert "1234 / 3000" not in render_report(info, records, URLS)
