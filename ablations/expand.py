@@ -138,20 +138,22 @@ def expand(spec: AblationSpec, *, max_trials: int | None = None) -> list[TrialPl
     for i, variant in enumerate(spec.variants):
         row = override_items(variant.overrides)
         for cell in spec.sweep_cells():
+            cell_layers = [base, row, [(s.path, v) for s, v in cell]]
             cell_json: dict[str, Any] | None = None
             for seed in spec.seeds:
-                if cell_json is not None and type(seed) is int and seed >= 0:
-                    # The seed is the only field that differs within a cell and no validator reads
-                    # it (RunConfig.seed: int >= 0), so the cell is validated once, not per seed.
-                    config = _with_seed(cell_json, seed)
-                else:
-                    layers = [base, row, [(s.path, v) for s, v in cell], [(SEED_PATH, seed)]]
-                    try:
-                        resolved = resolve_config(layers)
-                    except ValidationError as exc:  # only for specs built without validation
-                        msg = f"variants[{i}] {variant.name!r}: {describe_config_error(exc)}"
-                        raise SpecError(("variants", i, "overrides"), msg) from None
-                    config = cell_json = config_json(resolved)
+                try:
+                    if type(seed) is int and seed >= 0:
+                        # The seed is the only field that differs within a cell and no validator
+                        # reads it (RunConfig.seed: int >= 0), so the cell is validated once, not
+                        # per seed: the same layers the spec's own check resolved (a cache hit).
+                        if cell_json is None:
+                            cell_json = config_json(resolve_config(cell_layers))
+                        config = _with_seed(cell_json, seed)
+                    else:  # only for specs built without validation: the seed's own error
+                        config = config_json(resolve_config([*cell_layers, [(SEED_PATH, seed)]]))
+                except ValidationError as exc:  # only for specs built without validation
+                    msg = f"variants[{i}] {variant.name!r}: {describe_config_error(exc)}"
+                    raise SpecError(("variants", i, "overrides"), msg) from None
                 sweep = {s.key: _json_value(config, s.path) for s, _ in cell}
                 plans.append(TrialPlan(
                     name=trial_name(variant.name, sweep, labels, seed), variant=variant.name, sweep=sweep,

@@ -17,7 +17,6 @@ parses back), so a spec always dumps to strict JSON. Imports no torch.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import math
@@ -215,14 +214,45 @@ def path_problem(path: FieldPath) -> str | None:
     return None
 
 
+RESOLVED_CACHE_SIZE = 1024
+"""Resolved configs kept by ``resolve_config`` (frozen models, shared safely; about 16 KB each, so
+16 MB at most): a submission resolves every row x sweep cell twice, once in the spec's checks and
+once in ``expand``, and a grid of up to this many cells finds the second resolution cached."""
+
+
 def resolve_config(layers: Iterable[OverrideItems]) -> TrainConfig:
-    """Apply override layers in order on the defaults and validate (raises pydantic's ValidationError)."""
-    data = copy.deepcopy(_defaults())
+    """Apply override layers in order on the defaults and validate (raises pydantic's ValidationError).
+
+    Equal layers give the same (immutable) ``TrainConfig``, from a cache keyed by their JSON text;
+    values JSON cannot write (none in a spec, which is JSON) are resolved uncached."""
+    listed = [list(items) for items in layers]
+    try:
+        key = json.dumps(listed, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _validated(listed)
+    return _resolve_cached(key)
+
+
+@functools.lru_cache(maxsize=RESOLVED_CACHE_SIZE)
+def _resolve_cached(key: str) -> TrainConfig:
+    return _validated(json.loads(key))
+
+
+def _validated(layers: Iterable[Iterable[tuple[Sequence[str], Any]]]) -> TrainConfig:
+    """The defaults with the layers applied, validated. Copy-on-write: only the sections on an
+    override's path are copied (validation reads the rest and never changes it)."""
+    data = dict(_defaults())
+    fresh = {id(data)}
     for items in layers:
         for path, value in items:
             node = data
             for part in path[:-1]:
-                node = node[part]
+                child = node[part]
+                if id(child) not in fresh:
+                    child = dict(child)
+                    node[part] = child
+                    fresh.add(id(child))
+                node = child
             node[path[-1]] = value
     return TrainConfig.model_validate(data)
 

@@ -197,3 +197,22 @@ def test_overrides_flatten_and_resolve_in_order() -> None:
     assert cfg.run.iterations == 20 and cfg.uda.rcs.enabled is False and cfg.uda.fd.enabled is True
     assert path_problem(("uda", "rcs", "temperature")) is None
     assert path_problem(("data", "source")) is not None
+
+
+def test_resolve_config_shares_nothing_it_changes() -> None:
+    """The copy-on-write resolution leaves the defaults as they were, and the cache keyed by the
+    layers' JSON never hands one grid's config to different layers (1 vs 1.0 vs true included)."""
+    from ablations.spec import _defaults
+    from trainer.config import TrainConfig
+
+    before = json.dumps(_defaults(), sort_keys=True, default=str)
+    changed = resolve_config([[(("uda", "rcs", "temperature"), 0.5), (("run", "iterations"), 7)]])
+    assert changed.uda.rcs.temperature == 0.5 and changed.run.iterations == 7
+    assert json.dumps(_defaults(), sort_keys=True, default=str) == before
+    assert resolve_config([]) == TrainConfig()
+    again = resolve_config([[(("uda", "rcs", "temperature"), 0.5)], [(("run", "iterations"), 7)]])
+    assert again == changed  # other layering, same config
+    assert resolve_config([[(("uda", "rcs", "temperature"), 0.5), (("run", "iterations"), 7)]]) is changed
+    assert resolve_config([[(("optim", "lr"), 1)]]).optim.lr == 1.0
+    assert resolve_config([[(("uda", "fd", "enabled"), False)]]).uda.fd.enabled is False
+    assert resolve_config([[(("uda", "fd", "enabled"), True)]]).uda.fd.enabled is True
