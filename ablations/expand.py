@@ -87,16 +87,51 @@ def config_hash(config: TrainConfig | Mapping[str, Any]) -> str:
 
 
 def _hash_of_json(data: Mapping[str, Any]) -> str:
-    """`config_hash` of a resolved config already dumped by `config_json` (``data`` is not changed).
+    """`config_hash` of a resolved config already dumped by `config_json` (``data`` is not changed)."""
+    return hashlib.sha256(_hashed_text(data).encode()).hexdigest()
 
-    That dump is strict JSON already (inf as "Infinity", lists, no NaN), so `canonical_json`'s
-    `json_safe` copy would be an identity: the text is dumped directly, the same bytes.
+
+def _hashed_text(data: Mapping[str, Any]) -> str:
+    """The text ``config_hash`` hashes: canonical JSON without ``HASH_EXCLUDED`` fields.
+
+    A `config_json` dump is strict JSON already (inf as "Infinity", lists, no NaN), so
+    `canonical_json`'s `json_safe` copy would be an identity: the text is dumped directly, the same bytes.
     """
     kept = dict(data)
     for section, names in HASH_EXCLUDED.items():
         kept[section] = {k: v for k, v in kept[section].items() if k not in names}
-    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+_SEED_MARK = -7_319_021
+"""A seed no trial can have (seeds are >= 0): marks where each seed goes in a cell's texts."""
+
+
+class _SeededCell:
+    """One resolved row x sweep cell, handed out per seed.
+
+    The seed is the only field that differs within a cell, so the cell's JSON text and its hashed
+    text are written once with a marker seed; each seed's config is parsed from the first (a fresh
+    dict: plans never share dicts) and its hash is that of the second with the seed spliced in,
+    the same bytes `_hash_of_json` would hash (checked by a test)."""
+
+    def __init__(self, cell: dict[str, Any]) -> None:
+        """``cell``: a fresh `config_json` dump, taken over (its seed is overwritten)."""
+        _json_value(cell, SEED_PATH[:-1])[SEED_PATH[-1]] = _SEED_MARK
+        self._text = json.dumps(cell)
+        hashed, mark = _hashed_text(cell), f'"{SEED_PATH[-1]}":{_SEED_MARK}'
+        self._parts = hashed.split(mark) if hashed.count(mark) == 1 else None
+
+    def config(self, seed: int) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self._text)
+        _json_value(data, SEED_PATH[:-1])[SEED_PATH[-1]] = seed
+        return data
+
+    def config_hash(self, seed: int, config: Mapping[str, Any]) -> str:
+        if self._parts is None:  # the marker is not unique in the text: hash it whole
+            return _hash_of_json(config)
+        head, tail = self._parts
+        return hashlib.sha256(f'{head}"{SEED_PATH[-1]}":{seed}{tail}'.encode()).hexdigest()
 
 
 def _with_seed(cell: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -139,25 +174,27 @@ def expand(spec: AblationSpec, *, max_trials: int | None = None) -> list[TrialPl
         row = override_items(variant.overrides)
         for cell in spec.sweep_cells():
             cell_layers = [base, row, [(s.path, v) for s, v in cell]]
-            cell_json: dict[str, Any] | None = None
+            seeded: _SeededCell | None = None
             for seed in spec.seeds:
                 try:
                     if type(seed) is int and seed >= 0:
-                        # The seed is the only field that differs within a cell and no validator
-                        # reads it (RunConfig.seed: int >= 0), so the cell is validated once, not
-                        # per seed: the same layers the spec's own check resolved (a cache hit).
-                        if cell_json is None:
-                            cell_json = config_json(resolve_config(cell_layers))
-                        config = _with_seed(cell_json, seed)
+                        # No validator reads the seed (RunConfig.seed: int >= 0), so the cell is
+                        # validated once, not per seed: the same layers the spec's own check
+                        # resolved (a cache hit).
+                        if seeded is None:
+                            seeded = _SeededCell(config_json(resolve_config(cell_layers)))
+                        config = seeded.config(seed)
+                        digest = seeded.config_hash(seed, config)
                     else:  # only for specs built without validation: the seed's own error
                         config = config_json(resolve_config([*cell_layers, [(SEED_PATH, seed)]]))
+                        digest = _hash_of_json(config)
                 except ValidationError as exc:  # only for specs built without validation
                     msg = f"variants[{i}] {variant.name!r}: {describe_config_error(exc)}"
                     raise SpecError(("variants", i, "overrides"), msg) from None
                 sweep = {s.key: _json_value(config, s.path) for s, _ in cell}
                 plans.append(TrialPlan(
                     name=trial_name(variant.name, sweep, labels, seed), variant=variant.name, sweep=sweep,
-                    seed=seed, config=config, config_hash=_hash_of_json(config),
+                    seed=seed, config=config, config_hash=digest,
                 ))  # fmt: skip
     repeated = sorted(name for name, n in Counter(p.name for p in plans).items() if n > 1)
     if repeated:  # only when a sweep value is spelled like another row's name
