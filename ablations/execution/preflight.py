@@ -92,18 +92,30 @@ def missing_paths(
 ) -> dict[str, list[str]]:
     """``{path: ["node <address> (<id>)" of each node that lacks it]}`` over every node in ``nodes``.
 
-    One zero-CPU task per node (so it runs even while trials hold every CPU); a node that does not
-    answer within ``timeout_s`` is skipped with a warning rather than failing the experiment.
+    One zero-CPU task per node (so it runs even while trials hold every CPU), except the
+    dispatcher's own node, checked in place; a node that does not answer within ``timeout_s`` is
+    skipped with a warning rather than failing the experiment.
     """
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     paths = sorted({p for config in configs for p in required_paths(config)})
+    found: dict[str, list[str]] = {}
+    from ray.util.client import ray as ray_client
+
+    # The dispatcher's own node is checked in place: a task there would only start a worker
+    # process (about a second) to look at the same disk. A Ray Client driver (ray://) runs
+    # elsewhere than its node, so there every node gets its task.
+    here = None if ray_client.is_connected() else ray.get_runtime_context().get_node_id()
+    for node in nodes:
+        if node.node_id == here:
+            for path in _missing(paths):
+                found.setdefault(path, []).append(f"node {node.address} ({node.node_id[:8]})")
     task = ray.remote(num_cpus=0)(_missing)
     pin = NodeAffinitySchedulingStrategy
-    refs = [(node, task.options(scheduling_strategy=pin(node.node_id, soft=False)).remote(paths)) for node in nodes]
+    refs = [(node, task.options(scheduling_strategy=pin(node.node_id, soft=False)).remote(paths))
+            for node in nodes if node.node_id != here]
     ready, _ = ray.wait([ref for _, ref in refs], num_returns=len(refs), timeout=timeout_s)
-    found: dict[str, list[str]] = {}
     for node, ref in refs:
         where = f"node {node.address} ({node.node_id[:8]})"
         if ref not in ready:

@@ -22,12 +22,6 @@ from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
 
-from ablations.results.mlflow_links import (
-    EXPERIMENT_KIND_TAG,
-    MODEL_TRAINING_KIND,
-    SHARED_VIEW_TAG_PREFIX,
-    TRIALS_VIEW_KEY,
-)
 from ablations.tracking.keys import MAX_TAG_VALUE_LENGTH, config_params, format_value, sanitize_key, truncate
 
 PARAMS_PER_BATCH = 100
@@ -113,6 +107,15 @@ def ensure_experiment(
     ``tags`` are set on creation and added to an existing experiment; a deleted experiment of the
     same name is restored (MLflow keeps its name reserved, so creating it again would fail).
     """
+    # Imported here, not at the top: every trial's worker imports this package for its reporter, and
+    # ``ablations.results`` (matplotlib, scipy) would add about a second to each worker's start.
+    from ablations.results.mlflow_links import (
+        EXPERIMENT_KIND_TAG,
+        MODEL_TRAINING_KIND,
+        SHARED_VIEW_TAG_PREFIX,
+        TRIALS_VIEW_KEY,
+    )
+
     if not name_or_service_id.strip():
         raise ValueError("name_or_service_id must be a non-empty experiment name")
     all_tags = {

@@ -72,3 +72,22 @@ def test_trial_survives_the_loss_of_its_node(migrated_url: str, tmp_path: Path, 
     assert run.join(timeout_s=400).value == "succeeded"
     row = trial_rows(settings, experiment_id)[0]
     assert row["attempts"] >= 2 and [p["step"] for p in row["curve"]] == [30, 60]
+
+
+def test_preflight_checks_its_own_node_in_place_and_the_others_by_task(tmp_path: Path, cluster: object) -> None:
+    """Every node is asked about the paths: the dispatcher's own node (the head) directly, each
+    other node through a task pinned to it; a missing path is reported once per node."""
+    import ray
+
+    from ablations.execution.preflight import alive_nodes, missing_paths
+
+    here = ray.get_runtime_context().get_node_id()
+    nodes = alive_nodes()
+    assert here in {n.node_id for n in nodes} and len(nodes) >= 2
+    present = tmp_path / "present"
+    present.mkdir()
+    config = {"data": {"source": {"root": str(present)}, "target": {"root": str(tmp_path / "absent")}},
+              "uda": {"mode": "uda", "rcs": {"enabled": False}}, "model": {"pretrained": None}}
+    found = missing_paths([config], nodes)
+    assert set(found) == {str(tmp_path / "absent")}
+    assert sorted(found[str(tmp_path / "absent")]) == sorted(f"node {n.address} ({n.node_id[:8]})" for n in nodes)
