@@ -284,7 +284,10 @@ class UDAStep(OutputSpaceTerms):
         src_ce = self._hrda_loss(out, label, None).total()
         if not self.use_fd:
             return src_ce, torch.zeros((), device=self.device)
-        fd = self._hrda_fd(out.context_features[-1], resize_by(img, self.hrda.context_scale), label)
+        context_last = out.context_features[-1]
+        fd = self._hrda_fd(context_last, resize_by(img, self.hrda.context_scale), label)
+        # The diagnostics of the context FD (the one every HRDA row has), as the plain path logs them.
+        self.fd_stats = self.fd_diagnostics(label, (context_last.shape[-2], context_last.shape[-1]))
         if self.cfg.model.hrda.fd_scales == "all":
             y1, y2, x1, x2 = out.box
             detail_img = self.hrda.detail_image(img)[:, :, y1:y2, x1:x2]

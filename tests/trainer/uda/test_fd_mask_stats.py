@@ -58,3 +58,33 @@ def test_the_uda_step_logs_the_mask_diagnostics_with_fd() -> None:
         1, {"img": torch.randn(2, 3, 64, 64), "label": torch.zeros_like(label)}, {"img": torch.randn(2, 3, 64, 64)}
     )
     assert losses["fd_mask_empty"].item() == 1.0 and losses["fd"].item() == 0.0
+
+
+def test_the_hrda_step_logs_the_context_fd_diagnostics() -> None:
+    """HRDA's FD runs on the context features (the crop at half size, stride 32): 128 crops give 2x2
+    context cells per image; a car filling one 64x64 quadrant of one image is 1 kept cell of 8."""
+    from trainer.config import load_config
+    from trainer.models.network import build_network_from_config
+    from trainer.uda.step import UDAStep
+
+    torch.manual_seed(0)
+    cfg = load_config(
+        None,
+        [
+            "model.encoder=mit_b0",
+            "model.decoder_channels=32",
+            "model.hrda.enabled=true",
+            "model.hrda.hr_crop_size=[64,64]",
+            "data.crop_size=[128,128]",
+            "uda.pseudo_label.crop_top=0",
+            "uda.pseudo_label.crop_bottom=0",
+            "run.device=cpu",
+            "optim.warmup_iters=1",
+            "run.iterations=2",
+        ],
+    )
+    step = UDAStep(cfg, build_network_from_config(cfg.model), torch.device("cpu"))
+    label = torch.zeros(2, 128, 128, dtype=torch.long)
+    label[0, :64, :64] = 13
+    losses = step(0, {"img": torch.randn(2, 3, 128, 128), "label": label}, {"img": torch.randn(2, 3, 128, 128)})
+    assert losses["fd_mask_share"].item() == pytest.approx(1 / 8) and losses["fd_mask_empty"].item() == 0.0
