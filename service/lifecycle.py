@@ -52,7 +52,9 @@ EXPERIMENT_TRANSITIONS: dict[ExperimentStatus, frozenset[ExperimentStatus]] = {
             ExperimentStatus.QUEUED,
         }
     ),
-    ExperimentStatus.SUCCEEDED: frozenset(),
+    # succeeded -> queued: a retry of the trials cancelled one by one (`experiments.service.retry`
+    # refuses a succeeded experiment that has none).
+    ExperimentStatus.SUCCEEDED: frozenset({ExperimentStatus.QUEUED}),
     ExperimentStatus.FAILED: frozenset({ExperimentStatus.QUEUED}),
     ExperimentStatus.CANCELLED: frozenset({ExperimentStatus.QUEUED}),
 }

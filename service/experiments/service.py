@@ -32,7 +32,7 @@ from service.experiments.schemas import (
     PresetRequest,
     TrialResult,
 )
-from service.lifecycle import ExperimentStatus, TrialStatus
+from service.lifecycle import EXPERIMENT_TERMINAL, ExperimentStatus, TrialStatus
 from service.settings import Settings
 from service.trials import repository as trials_repo
 from service.trials.service import read_row
@@ -214,17 +214,20 @@ def cancel(session: Session, experiment_id: int) -> ExperimentDetail:
 
 
 def retry(session: Session, experiment_id: int) -> ExperimentDetail:
-    """Re-queue the failed and cancelled trials (succeeded ones are kept) and the experiment."""
+    """Re-queue the failed and cancelled trials (succeeded ones are kept) and the experiment.
+
+    An ended experiment is retried when it has such trials: a failed or cancelled one, or a
+    succeeded one whose user cancelled some trials (its tables miss those seeds)."""
     experiment = repository.get_experiment(session, experiment_id)
     retriable = [
         t
         for t in trials_repo.list_trials(session, experiment_id)
         if t.status in (TrialStatus.FAILED, TrialStatus.CANCELLED)
     ]
-    if experiment.status not in (ExperimentStatus.FAILED, ExperimentStatus.CANCELLED) or not retriable:
+    if experiment.status not in EXPERIMENT_TERMINAL or not retriable:
         raise ConflictError(
             f"experiment {experiment_id} is {experiment.status} with {len(retriable)} failed or "
-            "cancelled trials; only a failed or cancelled experiment can be retried"
+            "cancelled trials; only an ended experiment with failed or cancelled trials can be retried"
         )
     repository.set_experiment_status(
         session, experiment_id, ExperimentStatus.QUEUED, reason="retried by a user"

@@ -158,3 +158,37 @@ def test_claim_takes_the_oldest_queued(engine: Engine) -> None:
         claimed = experiments.claim_next_queued_experiment(s)
         assert claimed is not None and claimed.id == second and claimed.started_at is not None
         assert experiments.claim_next_queued_experiment(s) is None
+
+
+def test_a_succeeded_experiment_retries_its_cancelled_trials_only(engine: Engine) -> None:
+    """A user cancelled one trial and the others succeeded: the experiment succeeded, and a retry
+    re-queues it with just the cancelled trial; with nothing cancelled or failed, retry refuses."""
+    from service.errors import ConflictError
+    from service.experiments import service as experiment_service
+    from service.trials.service import settle_experiment
+
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        experiment = _experiment(s, "partly-cancelled", n_trials=2)
+        eid = experiment.id
+        experiments.set_experiment_status(s, eid, ExperimentStatus.RUNNING)
+        first, second = trials.list_trials(s, eid)
+        first_id, second_id = first.id, second.id
+        trials.set_trial_status(s, first_id, TrialStatus.CANCELLED, reason="cancelled by a user")
+        trials.set_trial_status(s, second_id, TrialStatus.RUNNING)
+        trials.finish_trial(s, second_id, TrialStatus.SUCCEEDED, final_miou=50.0, final_per_class={},
+                            best_miou=50.0, best_step=100)
+        settle_experiment(s, eid)
+    with sessions.begin() as s:
+        assert experiments.get_experiment(s, eid).status == "succeeded"
+        detail = experiment_service.retry(s, eid)
+        assert detail.status == "queued"
+        assert {t.id: t.status for t in detail.trials} == {first_id: "queued", second_id: "succeeded"}
+    with sessions.begin() as s:  # it runs and succeeds again: now there is nothing to retry
+        experiments.set_experiment_status(s, eid, ExperimentStatus.RUNNING)
+        trials.set_trial_status(s, first_id, TrialStatus.RUNNING)
+        trials.finish_trial(s, first_id, TrialStatus.SUCCEEDED, final_miou=51.0, final_per_class={},
+                            best_miou=51.0, best_step=100)
+        settle_experiment(s, eid)
+    with sessions.begin() as s, pytest.raises(ConflictError, match="0 failed or cancelled"):
+        experiment_service.retry(s, eid)
