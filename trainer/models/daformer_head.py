@@ -20,10 +20,15 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from trainer.models.head_layers import ConvBNReLU, DepthwiseSeparableConvBNReLU, LinearEmbed, init_classifier
+from trainer.models.head_layers import (
+    ConvBNReLU,
+    DepthwiseSeparableConvBNReLU,
+    LinearEmbed,
+    embed_at_first_scale,
+    init_classifier,
+)
 from trainer.models.isa_head import ISALayer
 from trainer.models.segformer_adapter import adapt_last_stage
 
@@ -96,13 +101,7 @@ class DAFormerHead(nn.Module):
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         if self.neck_scale is not None:
             features = adapt_last_stage(features, self.neck_scale)
-        size = features[0].shape[2:]  # stride 4
-        embedded = []
-        for i, feature in enumerate(features):
-            x = self.embed_layers[str(i)](feature)  # (B, channels, h_i, w_i)
-            if x.shape[2:] != size:
-                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-            embedded.append(x)
+        embedded = embed_at_first_scale(features, self.embed_layers)  # each (B, channels, H/4, W/4)
         x = self.fuse_layer(torch.cat(embedded, dim=1))  # (B, channels, H/4, W/4)
         return self.conv_seg(self.dropout(x))  # (B, K, H/4, W/4)
 

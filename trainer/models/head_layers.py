@@ -12,6 +12,8 @@ never re-initialise them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -104,3 +106,14 @@ def init_classifier(conv: nn.Conv2d) -> None:
 def resize(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
     """Bilinear resize with ``align_corners=False`` (mmseg's ``resize`` as every head uses it)."""
     return nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def embed_at_first_scale(features: Sequence[torch.Tensor], embed_layers: nn.ModuleDict) -> list[torch.Tensor]:
+    """Each stage through its ``embed_layers[str(i)]``, resized to the first stage's size (stride 4):
+    the input of the DAFormer head's fusion, and of HRDA's DAFormer-style scale attention."""
+    size = features[0].shape[2:]
+    embedded = []
+    for i, feature in enumerate(features):
+        x = embed_layers[str(i)](feature)  # (B, channels, h_i, w_i)
+        embedded.append(resize(x, size) if x.shape[2:] != size else x)
+    return embedded

@@ -21,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from trainer.models.dlv2_head import DLV2Head
-from trainer.models.head_layers import ConvBNReLU, LinearEmbed, init_classifier
+from trainer.models.head_layers import ConvBNReLU, LinearEmbed, embed_at_first_scale, init_classifier
 
 
 class ScaleAttentionHead(nn.Module):
@@ -43,13 +42,7 @@ class ScaleAttentionHead(nn.Module):
         init_classifier(self.conv_seg)
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        size = features[0].shape[2:]  # stride 4
-        embedded = []
-        for i, feature in enumerate(features):
-            x = self.embed_layers[str(i)](feature)  # (B, channels, h_i, w_i)
-            if x.shape[2:] != size:
-                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-            embedded.append(x)
+        embedded = embed_at_first_scale(features, self.embed_layers)  # each (B, channels, H/4, W/4)
         x = self.fuse_layer(torch.cat(embedded, dim=1))  # (B, channels, H/4, W/4)
         return self.conv_seg(self.dropout(x))  # (B, K or 1, H/4, W/4)
 
