@@ -59,23 +59,29 @@ TABLE_MODELS = [
 """The networks of the paper's tables and of the presets, demo and tests: the table's rows."""
 
 
+def _learned_attention(model: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``model.hrda`` when HRDA is on with a learned scale attention (a head with parameters)."""
+    hrda = model.get("hrda") or {}
+    return hrda if hrda.get("enabled") and hrda.get("fixed_attention") is None else None
+
+
 def model_key(model: Mapping[str, Any]) -> str:
     """What the parameter count depends on: ``mit_b5/daformer/256/19``, and with HRDA its scale
     attention: ``.../hrda-19x256`` (classwise, 256-wide) or ``.../hrda-1x256``; a fixed attention adds
     no parameters, so it shares the plain network's key."""
     key = f"{model['encoder']}/{model['decoder']}/{model['decoder_channels']}/{model['num_classes']}"
-    hrda = model.get("hrda") or {}
-    if not hrda.get("enabled") or hrda.get("fixed_attention") is not None:
+    hrda = _learned_attention(model)
+    if hrda is None:
         return key
     outputs = model["num_classes"] if hrda.get("attention_classwise", True) else 1
     return f"{key}/hrda-{outputs}x{hrda.get('attention_channels', 256)}"
 
 
 def _count_fields(model: Mapping[str, Any]) -> dict[str, Any]:
-    """The model fields the count depends on (HRDA's attention settings only when it is on)."""
+    """The model fields the count depends on (HRDA's attention settings only when it has a head)."""
     fields = {k: model[k] for k in ("encoder", "decoder", "decoder_channels", "num_classes")}
-    hrda = model.get("hrda") or {}
-    if hrda.get("enabled") and hrda.get("fixed_attention") is None:
+    hrda = _learned_attention(model)
+    if hrda is not None:
         fields["hrda"] = {k: hrda[k] for k in ("enabled", "attention_classwise", "attention_channels",
                                                  "fixed_attention") if k in hrda}
     return fields
